@@ -1,0 +1,564 @@
+//! The Redis transport between Pockitect's daemons and clients, and nothing else: commands on a
+//! stream read by one consumer group (each handled by exactly one daemon, reclaimed after a lease
+//! when a daemon dies), events published live and kept in a capped replay stream, request
+//! deduplication, per-project locks, cancellation flags and daemon heartbeats. No business logic:
+//! it moves envelopes and keeps leases.
+
+mod keys;
+mod readers;
+mod scripts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pockitect_proto::{DaemonHeartbeat, Envelope, RequestId};
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+
+pub use keys::Keys;
+pub use readers::{CommandReader, Delivery, EventReader};
+
+/// How long a request id is remembered for deduplication and its terminal event kept.
+pub const REMEMBER_SECS: u64 = 24 * 3600;
+
+/// Failures of the transport. The URL shown never includes a password.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("connect to redis at '{url}': {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("talk to redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("decode {what} from redis: {message}")]
+    Decode { what: &'static str, message: String },
+}
+
+/// Where Redis is and how the bus uses it.
+#[derive(Clone, Debug)]
+pub struct BusConfig {
+    pub url: String,
+    pub prefix: String,
+    /// Approximate cap of the replay stream, in events.
+    pub event_stream_len: usize,
+    /// Approximate cap of the command stream, in entries.
+    pub command_stream_len: usize,
+}
+
+impl BusConfig {
+    pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: prefix.into(),
+            event_stream_len: 10_000,
+            command_stream_len: 100_000,
+        }
+    }
+}
+
+/// The URL with any password replaced by `***`, safe for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match redis::parse_redis_url(url) {
+        Some(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Outcome of trying to take a request's lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// We hold the lease: run the request.
+    Taken,
+    /// The request already finished; its delivery is a duplicate.
+    AlreadyDone,
+    /// Another worker holds it (value: that consumer's name).
+    HeldBy(String),
+}
+
+/// Outcome of trying to lock a project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lock {
+    Taken,
+    /// Another request holds the project (value: its request id).
+    HeldBy(String),
+}
+
+/// A cheap-to-clone handle on the bus. Publishing and small commands share one auto-reconnecting
+/// connection; every blocking reader gets a connection of its own (a blocking read on a shared
+/// multiplexed connection would stall everything else).
+#[derive(Clone)]
+pub struct Bus {
+    inner: Arc<Inner>,
+    conn: ConnectionManager,
+}
+
+struct Inner {
+    client: redis::Client,
+    keys: Keys,
+    cfg: BusConfig,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("url", &redact_url(&self.inner.cfg.url))
+            .field("prefix", &self.inner.cfg.prefix)
+            .finish()
+    }
+}
+
+impl Bus {
+    /// Connects once; fails at once when Redis is not there (callers decide whether to retry).
+    pub async fn connect(cfg: BusConfig) -> Result<Self, BusError> {
+        let url = redact_url(&cfg.url);
+        let client = redis::Client::open(cfg.url.as_str()).map_err(|source| BusError::Connect {
+            url: url.clone(),
+            source,
+        })?;
+        let mgr_cfg = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            // Scan chunks can be megabytes; leave room for a slow Redis.
+            .set_response_timeout(Some(Duration::from_secs(30)))
+            .set_number_of_retries(3)
+            .set_max_delay(Duration::from_secs(2));
+        let conn = client
+            .get_connection_manager_with_config(mgr_cfg)
+            .await
+            .map_err(|source| BusError::Connect { url, source })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                keys: Keys::new(cfg.prefix.clone()),
+                cfg,
+            }),
+            conn,
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub fn config(&self) -> &BusConfig {
+        &self.inner.cfg
+    }
+
+    /// A connection of its own with no response timeout, for blocking reads.
+    pub(crate) async fn dedicated_connection(&self) -> Result<MultiplexedConnection, BusError> {
+        let cfg = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(None);
+        self.inner
+            .client
+            .get_multiplexed_async_connection_with_config(&cfg)
+            .await
+            .map_err(|source| BusError::Connect {
+                url: redact_url(&self.inner.cfg.url),
+                source,
+            })
+    }
+
+    pub(crate) fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub async fn ping(&self) -> Result<(), BusError> {
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Puts a command on the stream unless its request id was already enqueued. Returns false
+    /// for a duplicate.
+    pub async fn enqueue(&self, env: &Envelope) -> Result<bool, BusError> {
+        let dedupe = match &env.request_id {
+            Some(id) => id.to_string(),
+            None => RequestId::new().to_string(),
+        };
+        self.enqueue_raw(&dedupe, &env.to_json()).await
+    }
+
+    /// Enqueue a payload as received (the pub/sub bridge forwards even malformed ones so that
+    /// a worker dead-letters them and answers with an error event).
+    pub async fn enqueue_raw(&self, dedupe_key: &str, payload: &str) -> Result<bool, BusError> {
+        let k = self.keys();
+        let id: Option<String> = scripts::ENQUEUE
+            .key(k.seen(dedupe_key))
+            .key(k.command_stream())
+            .arg(payload)
+            .arg(REMEMBER_SECS)
+            .arg(self.inner.cfg.command_stream_len)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(id.is_some())
+    }
+
+    /// Publishes the legacy way (PUBLISH on the commands channel), as the earlier client does.
+    pub async fn publish_legacy_command(&self, payload: &str) -> Result<usize, BusError> {
+        let n: usize = self
+            .conn()
+            .publish(self.keys().commands_channel(), payload)
+            .await?;
+        Ok(n)
+    }
+
+    /// Publishes a non-terminal event live and appends it to the replay stream.
+    pub async fn publish_event(&self, env: &Envelope) -> Result<String, BusError> {
+        let k = self.keys();
+        let id: String = scripts::PUBLISH_EVENT
+            .key(k.event_stream())
+            .arg(k.status_channel())
+            .arg(env.to_json())
+            .arg(self.inner.cfg.event_stream_len)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(id)
+    }
+
+    /// Publishes a request's terminal event, records it as done, drops the lease and acks the
+    /// stream entry (when `delivery` is given) in one atomic step. Returns false when the
+    /// request had already finished (nothing was published).
+    pub async fn finish(
+        &self,
+        env: &Envelope,
+        consumer: &str,
+        delivery_id: Option<&str>,
+    ) -> Result<bool, BusError> {
+        let k = self.keys();
+        let rid = env
+            .request_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let published: i64 = scripts::FINISH
+            .key(k.done(&rid))
+            .key(k.claim(&rid))
+            .key(k.event_stream())
+            .key(k.command_stream())
+            .arg(k.status_channel())
+            .arg(env.to_json())
+            .arg(self.inner.cfg.event_stream_len)
+            .arg(REMEMBER_SECS)
+            .arg(k.group())
+            .arg(delivery_id.unwrap_or(""))
+            .arg(consumer)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(published == 1)
+    }
+
+    /// Acknowledges and removes a stream entry without any event (duplicates, id-less garbage).
+    pub async fn ack(&self, delivery_id: &str) -> Result<(), BusError> {
+        let k = self.keys();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("XACK")
+            .arg(k.command_stream())
+            .arg(k.group())
+            .arg(delivery_id)
+            .ignore()
+            .cmd("XDEL")
+            .arg(k.command_stream())
+            .arg(delivery_id)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Keeps a running command's stream entry from looking idle (so nobody reclaims it).
+    pub async fn touch_delivery(&self, consumer: &str, delivery_id: &str) -> Result<(), BusError> {
+        let k = self.keys();
+        let _: redis::Value = redis::cmd("XCLAIM")
+            .arg(k.command_stream())
+            .arg(k.group())
+            .arg(consumer)
+            .arg(0)
+            .arg(delivery_id)
+            .arg("JUSTID")
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a malformed command with the reason it was refused.
+    pub async fn dead_letter(&self, payload: &str, reason: &str) -> Result<(), BusError> {
+        let _: String = redis::cmd("XADD")
+            .arg(self.keys().dead_letter_stream())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(10_000)
+            .arg("*")
+            .arg("payload")
+            .arg(payload)
+            .arg("reason")
+            .arg(reason)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Number of entries in the dead-letter stream.
+    pub async fn dead_letter_len(&self) -> Result<usize, BusError> {
+        let n: usize = self.conn().xlen(self.keys().dead_letter_stream()).await?;
+        Ok(n)
+    }
+
+    /// Takes the lease of a request for `consumer`.
+    pub async fn claim(
+        &self,
+        request_id: &RequestId,
+        consumer: &str,
+        lease: Duration,
+    ) -> Result<Claim, BusError> {
+        let k = self.keys();
+        let (code, holder): (i64, String) = scripts::CLAIM
+            .key(k.claim(request_id.as_str()))
+            .key(k.done(request_id.as_str()))
+            .arg(consumer)
+            .arg(millis(lease))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match code {
+            0 => Claim::Taken,
+            1 => Claim::AlreadyDone,
+            _ => Claim::HeldBy(holder),
+        })
+    }
+
+    /// Extends a request's lease; false when it is no longer ours.
+    pub async fn renew_claim(
+        &self,
+        request_id: &RequestId,
+        consumer: &str,
+        lease: Duration,
+    ) -> Result<bool, BusError> {
+        self.renew(&self.keys().claim(request_id.as_str()), consumer, lease)
+            .await
+    }
+
+    /// Locks a project for a request. Re-locking by the same request (a reclaimed command) works.
+    pub async fn lock_project(
+        &self,
+        project: &str,
+        request_id: &RequestId,
+        lease: Duration,
+    ) -> Result<Lock, BusError> {
+        let (ok, holder): (i64, String) = scripts::LOCK
+            .key(self.keys().project_lock(project))
+            .arg(request_id.as_str())
+            .arg(millis(lease))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(if ok == 1 {
+            Lock::Taken
+        } else {
+            Lock::HeldBy(holder)
+        })
+    }
+
+    pub async fn renew_project_lock(
+        &self,
+        project: &str,
+        request_id: &RequestId,
+        lease: Duration,
+    ) -> Result<bool, BusError> {
+        self.renew(
+            &self.keys().project_lock(project),
+            request_id.as_str(),
+            lease,
+        )
+        .await
+    }
+
+    pub async fn unlock_project(
+        &self,
+        project: &str,
+        request_id: &RequestId,
+    ) -> Result<bool, BusError> {
+        let n: i64 = scripts::RELEASE
+            .key(self.keys().project_lock(project))
+            .arg(request_id.as_str())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn renew(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, BusError> {
+        let n: i64 = scripts::RENEW
+            .key(key)
+            .arg(owner)
+            .arg(millis(lease))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Asks the handler of `request_id` to stop at its next safe point.
+    pub async fn request_cancel(&self, request_id: &RequestId) -> Result<(), BusError> {
+        let () = self
+            .conn()
+            .set_ex(self.keys().cancel(request_id.as_str()), 1, REMEMBER_SECS)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_cancel_requested(&self, request_id: &RequestId) -> Result<bool, BusError> {
+        let n: bool = self
+            .conn()
+            .exists(self.keys().cancel(request_id.as_str()))
+            .await?;
+        Ok(n)
+    }
+
+    /// The terminal event of a finished request, if it finished in the last day.
+    pub async fn done_event(&self, request_id: &RequestId) -> Result<Option<Envelope>, BusError> {
+        let raw: Option<String> = self
+            .conn()
+            .get(self.keys().done(request_id.as_str()))
+            .await?;
+        raw.map(|s| decode_envelope(&s, "terminal event"))
+            .transpose()
+    }
+
+    /// Id of the newest event in the replay stream (`0-0` when empty). Read it before sending
+    /// a command, then follow from it: no reply can slip by between send and subscribe.
+    pub async fn last_event_id(&self) -> Result<String, BusError> {
+        let reply: redis::streams::StreamRangeReply = self
+            .conn()
+            .xrevrange_count(self.keys().event_stream(), "+", "-", 1)
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .next()
+            .map(|e| e.id)
+            .unwrap_or_else(|| "0-0".to_owned()))
+    }
+
+    /// Events after `after` (exclusive), oldest first, at most `count`.
+    pub async fn events_after(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, Envelope)>, BusError> {
+        let reply: redis::streams::StreamRangeReply = self
+            .conn()
+            .xrange_count(self.keys().event_stream(), format!("({after}"), "+", count)
+            .await?;
+        Ok(readers::decode_events(reply.ids))
+    }
+
+    /// A reader that blocks for new events after `after` (use [`Bus::last_event_id`] or `0-0`).
+    pub async fn event_reader(&self, after: impl Into<String>) -> Result<EventReader, BusError> {
+        EventReader::new(self, after.into()).await
+    }
+
+    /// A reader for the daemons' consumer group (creates the group when missing).
+    pub async fn command_reader(
+        &self,
+        consumer: impl Into<String>,
+        lease: Duration,
+    ) -> Result<CommandReader, BusError> {
+        CommandReader::new(self, consumer.into(), lease).await
+    }
+
+    /// A pub/sub subscription to the earlier client's command channel.
+    pub async fn subscribe_legacy_commands(&self) -> Result<redis::aio::PubSub, BusError> {
+        let mut ps = self.inner.client.get_async_pubsub().await?;
+        ps.subscribe(self.keys().commands_channel()).await?;
+        Ok(ps)
+    }
+
+    /// A pub/sub subscription to the live status channel.
+    pub async fn subscribe_status(&self) -> Result<redis::aio::PubSub, BusError> {
+        let mut ps = self.inner.client.get_async_pubsub().await?;
+        ps.subscribe(self.keys().status_channel()).await?;
+        Ok(ps)
+    }
+
+    /// Announces a daemon; the record disappears `ttl` after the last call.
+    pub async fn put_heartbeat(&self, hb: &DaemonHeartbeat, ttl: Duration) -> Result<(), BusError> {
+        let json = serde_json::to_string(hb).map_err(|e| BusError::Decode {
+            what: "heartbeat",
+            message: e.to_string(),
+        })?;
+        let () = self
+            .conn()
+            .pset_ex(self.keys().daemon(&hb.id), json, millis(ttl))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn remove_heartbeat(&self, daemon_id: &str) -> Result<(), BusError> {
+        let () = self.conn().del(self.keys().daemon(daemon_id)).await?;
+        Ok(())
+    }
+
+    /// Every live daemon's heartbeat, sorted by id.
+    pub async fn daemons(&self) -> Result<Vec<DaemonHeartbeat>, BusError> {
+        let mut conn = self.conn();
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys().daemon_pattern())
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut conn)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let raw: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+        let mut out: Vec<DaemonHeartbeat> = raw
+            .into_iter()
+            .flatten()
+            .filter_map(|s| serde_json::from_str(&s).ok())
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Commands waiting in the stream that no daemon has taken yet, and taken but unacknowledged.
+    pub async fn backlog(&self) -> Result<(usize, usize), BusError> {
+        let mut conn = self.conn();
+        let len: usize = conn.xlen(self.keys().command_stream()).await?;
+        let pending: redis::Value = redis::cmd("XPENDING")
+            .arg(self.keys().command_stream())
+            .arg(self.keys().group())
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(redis::Value::Nil);
+        let pending = match pending {
+            redis::Value::Array(items) => match items.first() {
+                Some(redis::Value::Int(n)) => *n as usize,
+                _ => 0,
+            },
+            _ => 0,
+        };
+        Ok((len.saturating_sub(pending), pending))
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+pub(crate) fn decode_envelope(s: &str, what: &'static str) -> Result<Envelope, BusError> {
+    serde_json::from_str(s).map_err(|e| BusError::Decode {
+        what,
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,118 @@
+//! The bus's multi-key atomic steps, as small Lua scripts run by Redis in one step.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Enqueue a command once per dedupe key: `SET seen NX` then `XADD`.
+/// KEYS: seen, command stream. ARGV: payload, seen ttl (s), stream max length.
+pub static ENQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'envelope', ARGV[1])
+end
+return false
+",
+    )
+});
+
+/// Append an event to the replay stream and publish it live, as one step.
+/// KEYS: event stream. ARGV: channel, payload, stream max length.
+pub static PUBLISH_EVENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return id
+",
+    )
+});
+
+/// Publish a request's terminal event, record it as done, drop the lease and acknowledge the
+/// command, all at once, so a crash can never leave a request both finished and pending. When
+/// the request is already done (another worker won a race), only acknowledges: exactly one
+/// terminal event per request.
+/// KEYS: done, claim, event stream, command stream.
+/// ARGV: channel, payload, event max length, done ttl (s), group, message id ('' for none), consumer.
+pub static FINISH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local function ack()
+  if ARGV[6] ~= '' then
+    redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
+    redis.call('XDEL', KEYS[4], ARGV[6])
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  ack()
+  return 0
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[2])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+if redis.call('GET', KEYS[2]) == ARGV[7] then
+  redis.call('DEL', KEYS[2])
+end
+ack()
+return 1
+",
+    )
+});
+
+/// Take the lease of a request: `{0, me}` taken, `{1, ''}` already done, `{2, holder}` held.
+/// KEYS: claim, done. ARGV: consumer, lease (ms).
+pub static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return {1, ''}
+end
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {0, ARGV[1]}
+end
+return {2, cur}
+",
+    )
+});
+
+/// Take a lock owned by a value: `{1, me}` taken (or already ours), `{0, holder}` held.
+/// KEYS: lock. ARGV: owner, lease (ms).
+pub static LOCK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, ARGV[1]}
+end
+return {0, cur}
+",
+    )
+});
+
+/// Extend a lease only while we still own it. KEYS: key. ARGV: owner, lease (ms). Returns 1/0.
+pub static RENEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+",
+    )
+});
+
+/// Delete a key only while we still own it. KEYS: key. ARGV: owner. Returns 1/0.
+pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+",
+    )
+});

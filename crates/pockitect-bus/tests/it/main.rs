@@ -1,0 +1,211 @@
+//! The bus against a real redis-server.
+
+use std::time::Duration;
+
+use pockitect_bus::{Bus, BusConfig, Claim, Lock};
+use pockitect_proto::{Command, Envelope, PingArgs, RequestId, Status};
+use pockitect_testkit::{RedisServer, unique};
+
+async fn bus(redis: &RedisServer) -> Bus {
+    Bus::connect(BusConfig::new(redis.url(), unique("t")))
+        .await
+        .expect("connect")
+}
+
+fn ping(id: &RequestId) -> Envelope {
+    let c = Command::Ping(PingArgs::default());
+    Envelope {
+        v: 1,
+        kind: c.kind().into(),
+        request_id: Some(id.clone()),
+        project_id: None,
+        data: c.data(),
+        status: None,
+        ts: chrono::Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn enqueue_dedupes_by_request_id() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let id = RequestId::new();
+    assert!(bus.enqueue(&ping(&id)).await.unwrap());
+    assert!(
+        !bus.enqueue(&ping(&id)).await.unwrap(),
+        "second enqueue must be dropped"
+    );
+    let mut r = bus
+        .command_reader("c1", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let d = r
+        .next(Duration::from_millis(200))
+        .await
+        .unwrap()
+        .expect("one delivery");
+    assert!(d.payload.contains(id.as_str()));
+    assert!(r.next(Duration::from_millis(200)).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn finish_publishes_exactly_one_terminal_event_and_acks() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let id = RequestId::new();
+    bus.enqueue(&ping(&id)).await.unwrap();
+    let mut r = bus
+        .command_reader("c1", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let d = r.next(Duration::from_millis(200)).await.unwrap().unwrap();
+    assert_eq!(
+        bus.claim(&id, "c1", Duration::from_secs(5)).await.unwrap(),
+        Claim::Taken
+    );
+    assert_eq!(
+        bus.claim(&id, "c2", Duration::from_secs(5)).await.unwrap(),
+        Claim::HeldBy("c1".into())
+    );
+    let from = bus.last_event_id().await.unwrap();
+    let term = Envelope::event(
+        "pong",
+        Some(id.clone()),
+        None,
+        Status::Success,
+        serde_json::json!({}),
+    );
+    assert!(bus.finish(&term, "c1", Some(&d.id)).await.unwrap());
+    assert!(
+        !bus.finish(&term, "c1", Some(&d.id)).await.unwrap(),
+        "second finish publishes nothing"
+    );
+    let events = bus.events_after(&from, 100).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        bus.claim(&id, "c2", Duration::from_secs(5)).await.unwrap(),
+        Claim::AlreadyDone
+    );
+    assert_eq!(
+        bus.done_event(&id).await.unwrap().unwrap().status,
+        Some(Status::Success)
+    );
+    assert_eq!(bus.backlog().await.unwrap(), (0, 0));
+}
+
+#[tokio::test]
+async fn an_idle_delivery_is_reclaimed_by_another_consumer() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let id = RequestId::new();
+    bus.enqueue(&ping(&id)).await.unwrap();
+    let lease = Duration::from_millis(300);
+    let mut dead = bus.command_reader("dead", lease).await.unwrap();
+    let first = dead
+        .next(Duration::from_millis(200))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!first.reclaimed);
+    let mut alive = bus.command_reader("alive", lease).await.unwrap();
+    // Kept alive: not reclaimable.
+    bus.touch_delivery("dead", &first.id).await.unwrap();
+    assert!(
+        alive
+            .next(Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    let again = alive
+        .next(Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("reclaimed");
+    assert!(again.reclaimed);
+    assert_eq!(again.id, first.id);
+}
+
+#[tokio::test]
+async fn project_lock_names_its_holder_and_is_reentrant() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let (a, b) = (RequestId::new(), RequestId::new());
+    let lease = Duration::from_secs(5);
+    assert_eq!(
+        bus.lock_project("blog", &a, lease).await.unwrap(),
+        Lock::Taken
+    );
+    assert_eq!(
+        bus.lock_project("blog", &a, lease).await.unwrap(),
+        Lock::Taken
+    );
+    assert_eq!(
+        bus.lock_project("blog", &b, lease).await.unwrap(),
+        Lock::HeldBy(a.to_string())
+    );
+    assert!(
+        !bus.unlock_project("blog", &b).await.unwrap(),
+        "only the holder unlocks"
+    );
+    assert!(bus.unlock_project("blog", &a).await.unwrap());
+    assert_eq!(
+        bus.lock_project("blog", &b, lease).await.unwrap(),
+        Lock::Taken
+    );
+}
+
+#[tokio::test]
+async fn a_late_reader_replays_and_then_follows() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let id = RequestId::new();
+    for i in 0..3 {
+        let e = Envelope::event(
+            "progress",
+            Some(id.clone()),
+            None,
+            Status::InProgress,
+            serde_json::json!({"step": i}),
+        );
+        bus.publish_event(&e).await.unwrap();
+    }
+    let mut reader = bus.event_reader("0-0").await.unwrap();
+    let replay = reader
+        .next_batch(Duration::from_millis(100), 100)
+        .await
+        .unwrap();
+    assert_eq!(replay.len(), 3);
+    let bus2 = bus.clone();
+    let id2 = id.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let e = Envelope::event(
+            "progress",
+            Some(id2),
+            None,
+            Status::InProgress,
+            serde_json::json!({"step": 3}),
+        );
+        bus2.publish_event(&e).await.unwrap();
+    });
+    let live = reader
+        .next_batch(Duration::from_secs(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].1.data["step"], 3);
+}
+
+#[tokio::test]
+async fn passwords_never_show_in_urls() {
+    assert_eq!(
+        pockitect_bus::redact_url("redis://:hunter2@127.0.0.1:6379/0"),
+        "redis://:***@127.0.0.1:6379/0"
+    );
+    assert_eq!(
+        pockitect_bus::redact_url("redis://127.0.0.1:6379"),
+        "redis://127.0.0.1:6379"
+    );
+}

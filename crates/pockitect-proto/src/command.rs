@@ -1,0 +1,382 @@
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{ErrorCode, RequestId, ResourceFilter, ResourceType};
+
+/// A command as the daemon understands it, parsed from an [`crate::Envelope`]'s `type` and
+/// `data`. Serialised back with [`Command::kind`] and [`Command::data`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Scan(ScanArgs),
+    QueryResources(ResourceFilter),
+    ListProjects(Empty),
+    GetProject(ProjectRef),
+    GetRequest(RequestRef),
+    DaemonInfo(Empty),
+    Cancel(RequestRef),
+    Ping(PingArgs),
+    Plan(BlueprintRef),
+    Deploy(DeployArgs),
+    Power(PowerArgs),
+    Terminate(TerminateArgs),
+    Destroy(DestroyArgs),
+    Refresh(RefreshArgs),
+}
+
+/// `scan`: every enabled region unless `regions` is given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+    /// Limit the scan to these resource types (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<Vec<ResourceType>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectRef {
+    pub project: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRef {
+    pub request_id: RequestId,
+}
+
+/// `ping`: answers `pong`, after `delay_ms` (at most 10 minutes) when given. Used by `doctor`
+/// and to check that a pool takes and finishes commands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingArgs {
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+/// A project named by slug (in the daemon's project store) or a blueprint sent inline.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueprintRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blueprint: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployArgs {
+    #[serde(flatten)]
+    pub target: BlueprintRef,
+    #[serde(default)]
+    pub rollback_on_failure: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerAction {
+    Start,
+    Stop,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerArgs {
+    pub project: String,
+    pub action: PowerAction,
+}
+
+/// One resource to delete, addressed as the scanner reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminateTarget {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: ResourceType,
+    pub region: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminateArgs {
+    pub targets: Vec<TerminateTarget>,
+    /// Delete also what is not tagged as managed by Pockitect.
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub final_snapshot: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestroyArgs {
+    pub project: String,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub final_snapshot: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+/// Why a command envelope could not be turned into a [`Command`].
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CommandError {
+    #[error("run command '{0}': no such command; known commands: {list}", list = Command::NAMES.join(", "))]
+    Unknown(String),
+    #[error("read command '{kind}': data.{path}: {message}")]
+    InvalidArguments {
+        kind: String,
+        path: String,
+        message: String,
+    },
+}
+
+impl CommandError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CommandError::Unknown(_) => ErrorCode::UnknownCommand,
+            CommandError::InvalidArguments { .. } => ErrorCode::InvalidArguments,
+        }
+    }
+}
+
+fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, CommandError> {
+    // The earlier client sends no `data` for argument-less commands.
+    let data = if data.is_null() {
+        Value::Object(Default::default())
+    } else {
+        data.clone()
+    };
+    serde_path_to_error::deserialize(data).map_err(|e| {
+        let path = e.path().to_string();
+        CommandError::InvalidArguments {
+            kind: kind.to_owned(),
+            path: if path == "." { String::new() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+impl Command {
+    /// Every command type accepted on the bus (without legacy aliases).
+    pub const NAMES: [&'static str; 14] = [
+        "scan",
+        "query_resources",
+        "list_projects",
+        "get_project",
+        "get_request",
+        "daemon_info",
+        "cancel",
+        "ping",
+        "plan",
+        "deploy",
+        "power",
+        "terminate",
+        "destroy",
+        "refresh",
+    ];
+
+    /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
+    pub fn parse(kind: &str, data: &Value) -> Result<Self, CommandError> {
+        Ok(match kind {
+            "scan" | "scan_all_regions" => Command::Scan(parse_data(kind, data)?),
+            "query_resources" => Command::QueryResources(parse_data(kind, data)?),
+            "list_projects" => Command::ListProjects(parse_data(kind, data)?),
+            "get_project" => Command::GetProject(parse_data(kind, data)?),
+            "get_request" => Command::GetRequest(parse_data(kind, data)?),
+            "daemon_info" => Command::DaemonInfo(parse_data(kind, data)?),
+            "cancel" => Command::Cancel(parse_data(kind, data)?),
+            "ping" => Command::Ping(parse_data(kind, data)?),
+            "plan" => Command::Plan(parse_data(kind, data)?),
+            "deploy" => Command::Deploy(parse_data(kind, data)?),
+            "power" => Command::Power(parse_data(kind, data)?),
+            "terminate" => Command::Terminate(parse_data(kind, data)?),
+            "destroy" => Command::Destroy(parse_data(kind, data)?),
+            "refresh" => Command::Refresh(parse_data(kind, data)?),
+            other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
+        })
+    }
+
+    /// The envelope `type` of this command.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Scan(_) => "scan",
+            Command::QueryResources(_) => "query_resources",
+            Command::ListProjects(_) => "list_projects",
+            Command::GetProject(_) => "get_project",
+            Command::GetRequest(_) => "get_request",
+            Command::DaemonInfo(_) => "daemon_info",
+            Command::Cancel(_) => "cancel",
+            Command::Ping(_) => "ping",
+            Command::Plan(_) => "plan",
+            Command::Deploy(_) => "deploy",
+            Command::Power(_) => "power",
+            Command::Terminate(_) => "terminate",
+            Command::Destroy(_) => "destroy",
+            Command::Refresh(_) => "refresh",
+        }
+    }
+
+    /// The envelope `data` of this command.
+    pub fn data(&self) -> Value {
+        let v = match self {
+            Command::Scan(a) => serde_json::to_value(a),
+            Command::QueryResources(a) => serde_json::to_value(a),
+            Command::ListProjects(a) | Command::DaemonInfo(a) => serde_json::to_value(a),
+            Command::GetProject(a) => serde_json::to_value(a),
+            Command::GetRequest(a) | Command::Cancel(a) => serde_json::to_value(a),
+            Command::Ping(a) => serde_json::to_value(a),
+            Command::Plan(a) => serde_json::to_value(a),
+            Command::Deploy(a) => serde_json::to_value(a),
+            Command::Power(a) => serde_json::to_value(a),
+            Command::Terminate(a) => serde_json::to_value(a),
+            Command::Destroy(a) => serde_json::to_value(a),
+            Command::Refresh(a) => serde_json::to_value(a),
+        };
+        // Plain data structs always serialise.
+        v.unwrap_or(Value::Null)
+    }
+
+    /// The project this command works on, which is locked while it runs.
+    pub fn project(&self) -> Option<&str> {
+        match self {
+            Command::Deploy(a) => a.target.project.as_deref(),
+            Command::Plan(_) => None,
+            Command::Power(a) => Some(&a.project),
+            Command::Destroy(a) => Some(&a.project),
+            Command::Refresh(a) => a.project.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Commands that only read the daemon's state answer at once and need no lock or lease.
+    pub fn is_query(&self) -> bool {
+        matches!(
+            self,
+            Command::QueryResources(_)
+                | Command::ListProjects(_)
+                | Command::GetProject(_)
+                | Command::GetRequest(_)
+                | Command::DaemonInfo(_)
+                | Command::Cancel(_)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn legacy_scan_name_is_accepted() {
+        let c = Command::parse("scan_all_regions", &json!({"regions": ["us-east-1"]})).unwrap();
+        assert_eq!(
+            c,
+            Command::Scan(ScanArgs {
+                regions: Some(vec!["us-east-1".into()]),
+                types: None
+            })
+        );
+        assert_eq!(c.kind(), "scan");
+    }
+
+    #[test]
+    fn null_data_means_no_arguments() {
+        assert_eq!(
+            Command::parse("list_projects", &Value::Null)
+                .unwrap()
+                .kind(),
+            "list_projects"
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err = Command::parse("scan", &json!({"regions": "us-east-1"})).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("data.regions"), "{msg}");
+        assert_eq!(err.code(), ErrorCode::InvalidArguments);
+        let err =
+            Command::parse("power", &json!({"project": "x", "action": "explode"})).unwrap_err();
+        assert!(err.to_string().contains("data.action"), "{err}");
+    }
+
+    #[test]
+    fn unknown_command_lists_known_ones() {
+        let err = Command::parse("launch_missiles", &Value::Null).unwrap_err();
+        assert!(err.to_string().contains("'launch_missiles'"));
+        assert!(err.to_string().contains("query_resources"));
+    }
+
+    #[test]
+    fn every_command_round_trips() {
+        let cmds = vec![
+            Command::Scan(ScanArgs::default()),
+            Command::QueryResources(ResourceFilter {
+                region: Some("eu-west-1".into()),
+                ..Default::default()
+            }),
+            Command::ListProjects(Empty {}),
+            Command::GetProject(ProjectRef {
+                project: "blog".into(),
+            }),
+            Command::GetRequest(RequestRef {
+                request_id: RequestId::new(),
+            }),
+            Command::DaemonInfo(Empty {}),
+            Command::Cancel(RequestRef {
+                request_id: RequestId::new(),
+            }),
+            Command::Ping(PingArgs { delay_ms: 5 }),
+            Command::Plan(BlueprintRef {
+                project: Some("blog".into()),
+                blueprint: None,
+            }),
+            Command::Deploy(DeployArgs {
+                target: BlueprintRef {
+                    project: Some("blog".into()),
+                    blueprint: None,
+                },
+                rollback_on_failure: true,
+            }),
+            Command::Power(PowerArgs {
+                project: "blog".into(),
+                action: PowerAction::Stop,
+            }),
+            Command::Terminate(TerminateArgs {
+                targets: vec![TerminateTarget {
+                    id: "i-1".into(),
+                    kind: ResourceType::Ec2Instance,
+                    region: "us-east-1".into(),
+                }],
+                ..Default::default()
+            }),
+            Command::Destroy(DestroyArgs {
+                project: "blog".into(),
+                ..Default::default()
+            }),
+            Command::Refresh(RefreshArgs::default()),
+        ];
+        assert_eq!(cmds.len(), Command::NAMES.len());
+        for c in cmds {
+            let back = Command::parse(c.kind(), &c.data()).unwrap();
+            assert_eq!(back, c);
+        }
+    }
+}

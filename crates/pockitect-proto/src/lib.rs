@@ -1,0 +1,35 @@
+//! Wire types shared by the daemon and its clients: the JSON envelope that travels on the Redis
+//! bus, the typed commands and event payloads inside it, resource records, request ids, error
+//! codes and process exit codes. Nothing here does I/O; it depends on serde and little else so
+//! the CLI and TUI build fast and every crate agrees on one format.
+
+mod codes;
+mod command;
+mod envelope;
+mod event;
+mod request_id;
+mod resource;
+
+pub use codes::{ErrorCode, ErrorPayload, exit};
+pub use command::{
+    BlueprintRef, Command, CommandError, DeployArgs, DestroyArgs, Empty, PingArgs, PowerAction,
+    PowerArgs, ProjectRef, RefreshArgs, RequestRef, ScanArgs, TerminateArgs, TerminateTarget,
+};
+pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
+pub use event::{DaemonHeartbeat, InFlight, ScanChunk, ScanComplete, ScanError, event_type};
+pub use request_id::{RequestId, RequestIdError};
+pub use resource::{ResourceFilter, ResourceRecord, ResourceType, UnknownResourceType};
+
+/// Largest command payload a daemon accepts, in bytes. Anything bigger is dead-lettered: a
+/// blueprint is a few kilobytes and a terminate list of 10,000 records stays well under this.
+pub const MAX_COMMAND_BYTES: usize = 4 * 1024 * 1024;
+
+/// Tag keys Pockitect writes on every resource it manages.
+pub mod tags {
+    /// The project slug that owns the resource.
+    pub const PROJECT: &str = "pockitect:project";
+    /// `true` on every resource Pockitect created or adopted.
+    pub const MANAGED: &str = "pockitect:managed";
+    /// `true` marks a resource that terminate and destroy never delete.
+    pub const PROTECT: &str = "pockitect:protect";
+}

@@ -1,0 +1,266 @@
+//! Test support: starts a real `redis-server` and a real `moto_server` (the AWS emulator) on
+//! free loopback ports for a test, or uses `POCKITECT_TEST_REDIS_URL` /
+//! `POCKITECT_TEST_AWS_ENDPOINT` when set; finds the workspace's built binaries; polls for
+//! conditions with a deadline. A missing server is a test failure that says how to install it,
+//! never a silent skip.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A unique key prefix / name suffix, so tests can share servers and run in parallel.
+pub fn unique(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}{}", &id[..12])
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released; callers retry on the rare collision).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the loopback interface must be available to tests")
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(format!(
+                "{what} exited with {status} before listening:\n{out}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Err(format!("{what} did not listen on port {port} within 30 s"))
+}
+
+fn missing(binary: &str, install: &str) -> String {
+    format!(
+        "'{binary}' is not installed; tests need the real server: {install} (or run .ci/run, which installs it)"
+    )
+}
+
+/// A `redis-server` owned by the test (killed on drop), or an external one.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts a private server, or points at `POCKITECT_TEST_REDIS_URL` when set.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for redis");
+        if let Ok(url) = std::env::var("POCKITECT_TEST_REDIS_URL") {
+            return Self {
+                child: None,
+                port: 0,
+                url,
+                dir,
+            };
+        }
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            match Self::spawn(port, dir.path()) {
+                Ok(child) => {
+                    return Self {
+                        child: Some(child),
+                        port,
+                        url: format!("redis://127.0.0.1:{port}"),
+                        dir,
+                    };
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("could not start redis-server: {last_err}");
+    }
+
+    fn spawn(port: u16, dir: &Path) -> Result<Child, String> {
+        let log = dir.join("redis.log");
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--logfile")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    missing("redis-server", "apt-get install redis-server")
+                } else {
+                    format!("spawn redis-server: {e}")
+                }
+            })?;
+        wait_for_port(port, &mut child, "redis-server", &log)?;
+        Ok(child)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops the server (as a crash would: SIGKILL). Panics for an external server.
+    pub fn stop(&mut self) {
+        let mut child = self
+            .child
+            .take()
+            .expect("only a server started by the test can be stopped");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts it again on the same port (empty: no persistence).
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        let child = Self::spawn(self.port, self.dir.path()).expect("restart redis-server");
+        self.child = Some(child);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A `moto_server` owned by the test (killed on drop), or an external one.
+pub struct MotoServer {
+    child: Option<Child>,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+impl MotoServer {
+    /// Starts a private emulator, or points at `POCKITECT_TEST_AWS_ENDPOINT` when set.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for moto");
+        if let Ok(endpoint) = std::env::var("POCKITECT_TEST_AWS_ENDPOINT") {
+            return Self {
+                child: None,
+                endpoint,
+                _dir: dir,
+            };
+        }
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let log = dir.path().join("moto.log");
+            let file = std::fs::File::create(&log).expect("moto log file");
+            let spawned = Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(file)
+                .spawn();
+            let mut child = match spawned {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    panic!("{}", missing("moto_server", "pip install 'moto[server]'"))
+                }
+                Err(e) => panic!("spawn moto_server: {e}"),
+            };
+            match wait_for_port(port, &mut child, "moto_server", &log) {
+                Ok(()) => {
+                    return Self {
+                        child: Some(child),
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        _dir: dir,
+                    };
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last_err = e;
+                }
+            }
+        }
+        panic!("could not start moto_server: {last_err}");
+    }
+
+    /// The endpoint URL to give every AWS client (`AWS_ENDPOINT_URL`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Sets the fake credentials moto accepts, for code that reads the standard AWS chain.
+pub fn fake_aws_env(cmd: &mut Command, endpoint: &str) {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env_remove("AWS_PROFILE");
+}
+
+/// Path of a binary of this workspace, built by `cargo test --workspace` next to the tests.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current test executable");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "binary '{}' not built; run the tests with 'cargo test --workspace' (it builds every binary)",
+        path.display()
+    );
+    path
+}
+
+/// Polls `check` until it returns Some or `timeout` passes (then panics naming `what`).
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The fixtures shipped beside the repository (`../shared/fixtures`).
+pub fn shared_fixtures() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = here.join("../../../shared/fixtures");
+    assert!(
+        dir.exists(),
+        "fixtures missing at '{}': the repository expects shared/ beside it",
+        dir.display()
+    );
+    dir
+}
