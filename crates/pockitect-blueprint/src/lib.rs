@@ -1,0 +1,37 @@
+//! The Pockitect blueprint: the one-file JSON description of a project's AWS stack. This crate owns
+//! its model (user choices beside the ids and statuses the daemon writes back), loading of files
+//! written by the earlier Python Pockitect, the project slug, validation that reports every problem
+//! at once before any AWS call, and the atomic file store under `projects/`. It is pure: no async
+//! runtime, no Redis, no AWS SDK.
+//!
+//! ```
+//! use pockitect_blueprint::{Blueprint, ValidationContext, validate};
+//!
+//! let bp = Blueprint::from_json_str(r#"{"project": {"name": "Brenden's Blog", "region": "us-east-2"},
+//!                                        "compute": {"instance_type": "t3.micro"}}"#)?;
+//! assert_eq!(bp.slug(), "brendens-blog");
+//! let report = validate(&bp, &ValidationContext::offline());
+//! assert!(report.is_ok(), "{report}");
+//! # Ok::<(), pockitect_blueprint::Error>(())
+//! ```
+
+mod error;
+pub mod legacy;
+pub mod model;
+mod net;
+mod parse;
+pub mod slug;
+pub mod store;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use legacy::LegacyNote;
+pub use model::{
+    Blueprint, Bucket, Certificate, CertificateMode, Compute, Data, Database, DbEngine, DnsRecord,
+    IamRole, ImageRef, KeyPair, KeyPairMode, Network, PortRange, Project, Protocol, Rule, Secret,
+    SectionStatus, Security, SubnetType, VpcEnv, VpcMode,
+};
+pub use parse::{from_json_str, from_json_str_with_notes, from_value, to_json_pretty};
+pub use slug::{is_valid_slug, slugify};
+pub use store::ProjectStore;
+pub use validate::{Issue, Report, ValidationContext, check_db_password, validate};
