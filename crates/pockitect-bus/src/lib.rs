@@ -11,7 +11,7 @@ mod scripts;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pockitect_proto::{DaemonHeartbeat, Envelope, RequestId};
+use pockitect_proto::{Command, DaemonHeartbeat, Envelope, RequestId};
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
@@ -67,6 +67,13 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// A command on its way: its id and where to start following its events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub request_id: RequestId,
+    pub after: String,
 }
 
 /// Outcome of trying to take a request's lease.
@@ -180,6 +187,24 @@ impl Bus {
             None => RequestId::new().to_string(),
         };
         self.enqueue_raw(&dedupe, &env.to_json()).await
+    }
+
+    /// Sends a command with a fresh request id. The returned position is the replay stream's
+    /// newest event *before* the send: follow from it and no reply can be missed.
+    pub async fn send(&self, cmd: &Command) -> Result<Sent, BusError> {
+        let after = self.last_event_id().await?;
+        let request_id = RequestId::new();
+        let env = Envelope {
+            v: pockitect_proto::PROTOCOL_VERSION,
+            kind: cmd.kind().to_owned(),
+            request_id: Some(request_id.clone()),
+            project_id: cmd.project().map(str::to_owned),
+            data: cmd.data(),
+            status: None,
+            ts: chrono::Utc::now(),
+        };
+        self.enqueue(&env).await?;
+        Ok(Sent { request_id, after })
     }
 
     /// Enqueue a payload as received (the pub/sub bridge forwards even malformed ones so that

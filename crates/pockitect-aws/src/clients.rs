@@ -1,0 +1,195 @@
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::AwsError;
+
+/// How the daemon reaches AWS. Credentials come from the standard chain (env, profile, SSO,
+/// instance role); nothing else reads them.
+#[derive(Clone, Debug)]
+pub struct AwsSettings {
+    /// Send every call here instead of AWS (`AWS_ENDPOINT_URL`, e.g. a moto sandbox).
+    pub endpoint_url: Option<String>,
+    /// Region for calls that are not tied to one (STS, IAM, S3 listing, DescribeRegions).
+    pub home_region: String,
+    /// Named profile of the shared config files, when not the default.
+    pub profile: Option<String>,
+    /// Attempts per call (first try included) before an error is reported.
+    pub max_attempts: u32,
+    /// Keys to use instead of the standard chain (keys stored by `pockitect login`, tests).
+    pub static_credentials: Option<StaticCredentials>,
+}
+
+/// An access key pair. Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .finish()
+    }
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            endpoint_url: std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            home_region: std::env::var("AWS_REGION")
+                .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|_| "us-east-1".to_owned()),
+            profile: std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty()),
+            max_attempts: 6,
+            static_credentials: None,
+        }
+    }
+}
+
+/// Who the credentials belong to (STS GetCallerIdentity).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+    pub user_id: String,
+}
+
+/// Shared AWS configuration; cheap to clone. Clients for a region are built from it on demand
+/// (building a client is cheap: they share the HTTP connector and credentials cache).
+#[derive(Clone, Debug)]
+pub struct Aws {
+    sdk: SdkConfig,
+    settings: AwsSettings,
+}
+
+impl Aws {
+    /// Loads the configuration once. Retries: standard mode with backoff and jitter, 6 attempts
+    /// by default. Each client partitions its retry budget by service and region, so a scan
+    /// that hammers one region cannot starve the others of retries.
+    pub async fn load(settings: AwsSettings) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
+            .region(Region::new(settings.home_region.clone()))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts.max(1))
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(c) = &settings.static_credentials {
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                c.access_key_id.clone(),
+                c.secret_access_key.clone(),
+                None,
+                None,
+                "pockitect-static",
+            ));
+        }
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        let sdk = loader.load().await;
+        Self { sdk, settings }
+    }
+
+    pub fn settings(&self) -> &AwsSettings {
+        &self.settings
+    }
+
+    pub fn home_region(&self) -> &str {
+        &self.settings.home_region
+    }
+
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+
+    pub fn rds(&self, region: &str) -> aws_sdk_rds::Client {
+        let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .build();
+        aws_sdk_rds::Client::from_conf(conf)
+    }
+
+    /// S3 with path-style addressing when an endpoint is set (emulators have no bucket DNS).
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .force_path_style(self.settings.endpoint_url.is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.sdk)
+    }
+
+    /// ACM (certificates) in `region`.
+    pub fn acm(&self, region: &str) -> aws_sdk_acm::Client {
+        let conf = aws_sdk_acm::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .build();
+        aws_sdk_acm::Client::from_conf(conf)
+    }
+
+    /// The account and principal behind the credentials.
+    pub async fn identity(&self) -> Result<Identity, AwsError> {
+        let out = self
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", self.home_region(), e))?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_owned(),
+            arn: out.arn().unwrap_or_default().to_owned(),
+            user_id: out.user_id().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Regions enabled for the account (DescribeRegions without opt-in-only regions), sorted.
+    pub async fn enabled_regions(&self) -> Result<Vec<String>, AwsError> {
+        let out = self
+            .ec2(self.home_region())
+            .describe_regions()
+            .all_regions(false)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ec2:DescribeRegions", self.home_region(), e))?;
+        let mut regions: Vec<String> = out
+            .regions()
+            .iter()
+            .filter(|r| {
+                // `not-opted-in` regions are listed by some endpoints even without all_regions.
+                r.opt_in_status() != Some("not-opted-in")
+            })
+            .filter_map(|r| r.region_name().map(str::to_owned))
+            .collect();
+        regions.sort();
+        regions.dedup();
+        Ok(regions)
+    }
+}

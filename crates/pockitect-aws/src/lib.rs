@@ -1,0 +1,11 @@
+//! The AWS engine: one credentials path, clients built once from `aws-config` (honouring
+//! `AWS_ENDPOINT_URL` for every service, path-style S3 for emulators), and the work Pockitect
+//! does against AWS: the estate scanner first. SDK types stay inside this crate; callers see
+//! Pockitect's own records and errors.
+
+mod clients;
+mod error;
+pub mod scan;
+
+pub use clients::{Aws, AwsSettings, Identity, StaticCredentials};
+pub use error::AwsError;

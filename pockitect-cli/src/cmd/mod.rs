@@ -1,0 +1,9 @@
+//! One module per subcommand, each with its `Args` and `run`.
+
+pub mod completions;
+pub mod doctor;
+pub mod projects;
+pub mod resources;
+pub mod scan;
+pub mod validate;
+pub mod watch;

@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+use pockitect_blueprint::{ProjectStore, ValidationContext, validate};
+use pockitect_proto::exit;
+use serde_json::json;
+
+use crate::Global;
+use crate::follow::CliError;
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Blueprint files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Checks each file offline; exits non-zero when any has an error. Warnings do not fail.
+pub fn run(g: &Global, a: ValidateArgs) -> Result<i32, CliError> {
+    let ctx = ValidationContext::offline();
+    let mut failed = 0usize;
+    let mut results = Vec::new();
+    for file in &a.files {
+        let shown = file.display().to_string();
+        match ProjectStore::load_path(file) {
+            Ok(bp) => {
+                let report = validate(&bp, &ctx);
+                if !report.is_ok() {
+                    failed += 1;
+                }
+                if g.json {
+                    results.push(json!({
+                        "file": shown,
+                        "valid": report.is_ok(),
+                        "errors": report.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "warnings": report.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    }));
+                } else if report.is_ok() && report.warnings.is_empty() {
+                    out!("{shown}: ok");
+                } else {
+                    let verdict = if report.is_ok() {
+                        "ok, with warnings"
+                    } else {
+                        "invalid"
+                    };
+                    out!("{shown}: {verdict}");
+                    for e in &report.errors {
+                        out!("  error: {e}");
+                    }
+                    for w in &report.warnings {
+                        out!("  warning: {w}");
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                if g.json {
+                    results.push(json!({ "file": shown, "valid": false, "errors": [e.to_string()], "warnings": [] }));
+                } else {
+                    out!("{shown}: invalid\n  error: {e}");
+                }
+            }
+        }
+    }
+    if g.json {
+        out!("{}", serde_json::Value::Array(results));
+    }
+    Ok(if failed == 0 {
+        exit::SUCCESS
+    } else {
+        exit::INVALID
+    })
+}

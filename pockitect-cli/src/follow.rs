@@ -1,0 +1,130 @@
+//! Sending a command and following its events to the terminal one, without a gap: the reader
+//! starts from the replay stream's position noted *before* the send.
+
+use std::time::Duration;
+
+use pockitect_bus::Bus;
+use pockitect_proto::{Command, Envelope, ErrorCode, RequestId, Status, exit};
+
+use crate::Global;
+
+/// A failure the CLI reports on stderr, with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Redis or the daemon is not there.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("{0}")]
+    Bus(#[from] pockitect_bus::BusError),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Unavailable(_) | CliError::Bus(_) => exit::UNAVAILABLE,
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Invalid(_) => exit::INVALID,
+            CliError::Timeout(_) => exit::TIMEOUT,
+            CliError::Io(_) => exit::FAILURE,
+        }
+    }
+}
+
+/// Fails at once when no daemon has a live heartbeat (unless `--queue`).
+pub async fn ensure_daemon(g: &Global, bus: &Bus) -> Result<(), CliError> {
+    if g.queue {
+        return Ok(());
+    }
+    if bus.daemons().await?.is_empty() {
+        return Err(CliError::Unavailable(format!(
+            "no daemon is running for prefix '{}' on {}: start one with 'pockitectd' (or pass --queue to leave the command for the next daemon)",
+            g.prefix,
+            pockitect_bus::redact_url(&g.redis_url)
+        )));
+    }
+    Ok(())
+}
+
+/// Sends `cmd`, calls `on_event` for each of its events, returns the terminal one.
+pub async fn send_and_follow(
+    g: &Global,
+    bus: &Bus,
+    cmd: &Command,
+    mut on_event: impl FnMut(&Envelope),
+) -> Result<Envelope, CliError> {
+    ensure_daemon(g, bus).await?;
+    let sent = bus.send(cmd).await?;
+    follow(g, bus, &sent.request_id, &sent.after, &mut on_event).await
+}
+
+/// Follows `request_id`'s events after stream position `after`.
+pub async fn follow(
+    g: &Global,
+    bus: &Bus,
+    request_id: &RequestId,
+    after: &str,
+    on_event: &mut dyn FnMut(&Envelope),
+) -> Result<Envelope, CliError> {
+    let mut reader = bus.event_reader(after.to_owned()).await?;
+    let deadline = g
+        .timeout
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .map(|d| tokio::time::Instant::now() + d);
+    let mut last_liveness_check = tokio::time::Instant::now();
+    loop {
+        if let Some(d) = deadline
+            && tokio::time::Instant::now() >= d
+        {
+            return Err(CliError::Timeout(format!(
+                "request {request_id} is still running after {}s; follow it with 'pockitect watch {request_id}' or stop it with 'pockitect cancel {request_id}'",
+                g.timeout.unwrap_or_default()
+            )));
+        }
+        let batch = tokio::select! {
+            b = reader.next_batch(Duration::from_millis(1000), 500) => b?,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\ndetached: request {request_id} goes on; 'pockitect watch {request_id}' follows it, 'pockitect cancel {request_id}' stops it");
+                return Err(CliError::Timeout("interrupted".into()));
+            }
+        };
+        for (_, env) in batch {
+            if env.request_id.as_ref() != Some(request_id) {
+                continue;
+            }
+            on_event(&env);
+            if env.is_terminal() {
+                return Ok(env);
+            }
+        }
+        // A request that finished before we started reading (or whose events were trimmed).
+        if last_liveness_check.elapsed() > Duration::from_secs(5) {
+            last_liveness_check = tokio::time::Instant::now();
+            if let Some(done) = bus.done_event(request_id).await? {
+                on_event(&done);
+                return Ok(done);
+            }
+        }
+    }
+}
+
+/// The exit code a terminal event means.
+pub fn exit_code_of(terminal: &Envelope) -> i32 {
+    match terminal.status {
+        Some(Status::Success) | Some(Status::Skipped) => exit::SUCCESS,
+        Some(Status::Partial) => exit::PARTIAL,
+        Some(Status::Cancelled) => exit::CANCELLED,
+        _ => terminal
+            .data
+            .get("code")
+            .and_then(|c| serde_json::from_value::<ErrorCode>(c.clone()).ok())
+            .map_or(exit::FAILURE, ErrorCode::exit_code),
+    }
+}

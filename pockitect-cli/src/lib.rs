@@ -1,0 +1,132 @@
+//! The `pockitect` command-line client. Thin: it builds a command, sends it on the bus, follows
+//! the request's events to its terminal one and renders them (human output by default, one
+//! JSON event per line with `--json`). It never talks to AWS itself.
+
+/// `println!` that ends the process quietly when stdout is closed (`pockitect … | head`).
+macro_rules! out {
+    ($($t:tt)*) => { $crate::output::write_line(&format!($($t)*)) };
+}
+
+mod cmd;
+mod follow;
+mod output;
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use pockitect_bus::{Bus, BusConfig};
+use pockitect_proto::exit;
+
+pub use follow::CliError;
+
+/// Pockitect: deploy one-file blueprints as AWS stacks, scan and clean your AWS estate.
+///
+/// Exit codes: 0 success, 1 failure, 2 usage, 3 partial, 4 no Redis or daemon, 5 invalid
+/// blueprint, 6 cancelled, 7 project busy, 8 timed out, 9 not found, 10 AWS refused.
+#[derive(Debug, Parser)]
+#[command(name = "pockitect", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Redis URL the daemon listens on.
+    #[arg(
+        long,
+        global = true,
+        env = "POCKITECT_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel (as the daemon's).
+    #[arg(
+        long,
+        global = true,
+        env = "POCKITECT_PREFIX",
+        default_value = "pockitect"
+    )]
+    pub prefix: String,
+    /// Machine-readable output: JSON events one per line (the last is the terminal one), or a
+    /// JSON document for queries.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Send even when no daemon is running; the next daemon to start handles it.
+    #[arg(long, global = true)]
+    pub queue: bool,
+    /// Give up waiting after this many seconds (the request goes on; follow it with 'watch').
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Scan every enabled region (or the given ones) for resources.
+    Scan(cmd::scan::ScanArgs),
+    /// List resources the daemon knows from its last scan.
+    Resources(cmd::resources::ResourcesArgs),
+    /// Find resources whose id, name, tags, … contain TEXT.
+    Find(cmd::resources::FindArgs),
+    /// Follow the events of one request (or of all, live).
+    Watch(cmd::watch::WatchArgs),
+    /// Ask a running request to stop at its next safe point.
+    Cancel(cmd::watch::CancelArgs),
+    /// Check Redis, the daemons and the AWS identity they use.
+    Doctor,
+    /// Validate blueprint files (no daemon or AWS needed).
+    Validate(cmd::validate::ValidateArgs),
+    /// List the daemon's projects.
+    Projects,
+    /// Print shell completions.
+    Completions(cmd::completions::CompletionsArgs),
+}
+
+/// Runs the CLI and returns the process exit code. Errors are printed to stderr.
+pub async fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Commands::Validate(a) => cmd::validate::run(&cli.global, a),
+        Commands::Completions(a) => cmd::completions::run(a),
+        command => match connect(&cli.global).await {
+            Ok(bus) => dispatch(&cli.global, &bus, command).await,
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliError> {
+    match command {
+        Commands::Scan(a) => cmd::scan::run(g, bus, a).await,
+        Commands::Resources(a) => cmd::resources::run(g, bus, a).await,
+        Commands::Find(a) => cmd::resources::find(g, bus, a).await,
+        Commands::Watch(a) => cmd::watch::run(g, bus, a).await,
+        Commands::Cancel(a) => cmd::watch::cancel(g, bus, a).await,
+        Commands::Doctor => cmd::doctor::run(g, bus).await,
+        Commands::Projects => cmd::projects::run(g, bus).await,
+        Commands::Validate(_) | Commands::Completions(_) => Ok(exit::SUCCESS),
+    }
+}
+
+/// Connects to Redis within a few seconds, or explains how to get one.
+async fn connect(g: &Global) -> Result<Bus, CliError> {
+    let url = pockitect_bus::redact_url(&g.redis_url);
+    let fut = Bus::connect(BusConfig::new(g.redis_url.clone(), g.prefix.clone()));
+    match tokio::time::timeout(Duration::from_secs(4), fut).await {
+        Ok(Ok(bus)) => Ok(bus),
+        Ok(Err(e)) => Err(CliError::Unavailable(format!(
+            "cannot reach Redis at {url}: {e}; start redis-server or set POCKITECT_REDIS_URL"
+        ))),
+        Err(_) => Err(CliError::Unavailable(format!(
+            "no answer from Redis at {url} in 4 s; start redis-server or set POCKITECT_REDIS_URL"
+        ))),
+    }
+}

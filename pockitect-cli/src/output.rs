@@ -1,0 +1,78 @@
+//! Rendering helpers: aligned tables, one-line event summaries, JSON lines.
+
+use pockitect_proto::Envelope;
+
+/// Prints rows as left-aligned columns separated by two spaces.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                let pad = widths[i].saturating_sub(c.chars().count());
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out!("{}", s.trim_end());
+    };
+    line(headers.iter().map(|h| h.to_uppercase()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+/// One JSON event per line (`--json`).
+pub fn json_line(env: &Envelope) {
+    out!("{}", env.to_json());
+}
+
+/// A one-line human summary of an event.
+pub fn event_line(env: &Envelope) -> String {
+    let status = env.status.map(|s| s.as_str()).unwrap_or("-");
+    let mut s = format!(
+        "{}  {:<16} {:<11}",
+        env.ts.format("%H:%M:%S"),
+        env.kind,
+        status
+    );
+    if let Some(rid) = &env.request_id {
+        s.push_str(&format!(" {}", &rid.as_str()[..rid.as_str().len().min(8)]));
+    }
+    if let Some(p) = &env.project_id {
+        s.push_str(&format!(" [{p}]"));
+    }
+    if let Some(m) = env.message() {
+        s.push_str(&format!("  {m}"));
+    } else if let (Some(step), Some(total)) = (env.data.get("step"), env.data.get("total")) {
+        s.push_str(&format!("  {step}/{total}"));
+    } else if let Some(region) = env.data.get("region").and_then(|r| r.as_str()) {
+        let n = env
+            .data
+            .get("records")
+            .and_then(|r| r.as_array())
+            .map_or(0, Vec::len);
+        s.push_str(&format!("  {region}: {n} resources"));
+    }
+    s
+}
+
+/// Writes one line to stdout; a closed pipe ends the process with success, as for `cat`.
+pub fn write_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}")
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
+}

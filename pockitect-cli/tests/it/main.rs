@@ -1,0 +1,88 @@
+//! The `pockitect` binary, run as a user would.
+
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn pockitect() -> Command {
+    let mut c = Command::new(pockitect_testkit::binary("pockitect"));
+    c.env_remove("POCKITECT_REDIS_URL")
+        .env_remove("POCKITECT_PREFIX");
+    c
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    pockitect_testkit::shared_fixtures()
+        .join("legacy-blueprints/tests")
+        .join(name)
+}
+
+#[test]
+fn validate_accepts_a_good_blueprint_without_a_daemon() {
+    pockitect()
+        .args(["validate"])
+        .arg(fixture("blueprint_basic.json"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("blueprint_basic.json: ok"));
+}
+
+#[test]
+fn validate_names_the_file_the_path_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    let mut bp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("blueprint_basic.json")).unwrap())
+            .unwrap();
+    bp["network"]["rules"][0]["port"] = 70000.into();
+    std::fs::write(&bad, bp.to_string()).unwrap();
+    pockitect()
+        .arg("validate")
+        .arg(fixture("blueprint_basic.json"))
+        .arg(&bad)
+        .assert()
+        .code(pockitect_proto::exit::INVALID)
+        .stdout(predicate::str::contains("bad.json: invalid"))
+        .stdout(predicate::str::contains("network.rules[0].port"))
+        .stdout(predicate::str::contains("70000"));
+}
+
+#[test]
+fn no_redis_fails_fast_with_a_hint() {
+    let port = pockitect_testkit::free_port();
+    let started = Instant::now();
+    pockitect()
+        .args(["--redis-url", &format!("redis://127.0.0.1:{port}"), "scan"])
+        .assert()
+        .code(pockitect_proto::exit::UNAVAILABLE)
+        .stderr(predicate::str::contains("POCKITECT_REDIS_URL"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn no_daemon_fails_fast_and_says_how_to_start_one() {
+    let redis = pockitect_testkit::RedisServer::start();
+    let started = Instant::now();
+    pockitect()
+        .args([
+            "--redis-url",
+            redis.url(),
+            "--prefix",
+            &pockitect_testkit::unique("t"),
+            "scan",
+        ])
+        .assert()
+        .code(pockitect_proto::exit::UNAVAILABLE)
+        .stderr(predicate::str::contains("start one with 'pockitectd'"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn resources_type_filter_rejects_unknown_types_with_the_list() {
+    pockitect()
+        .args(["resources", "--type", "bucket"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("s3_bucket"));
+}

@@ -1,0 +1,94 @@
+//! The event sink handlers report through: every event carries the request's id and project.
+
+use pockitect_bus::Bus;
+use pockitect_proto::{Envelope, ErrorCode, RequestId, Status};
+use serde_json::Value;
+
+#[derive(Clone)]
+pub struct Events {
+    bus: Bus,
+    request_id: RequestId,
+    project: Option<String>,
+}
+
+impl Events {
+    pub fn new(bus: Bus, request_id: RequestId, project: Option<String>) -> Self {
+        Self {
+            bus,
+            request_id,
+            project,
+        }
+    }
+
+    pub fn envelope(&self, kind: &str, status: Status, data: Value) -> Envelope {
+        Envelope::event(
+            kind,
+            Some(self.request_id.clone()),
+            self.project.clone(),
+            status,
+            data,
+        )
+    }
+
+    /// Publishes a non-terminal event. A failure to publish is logged, not fatal: the request
+    /// goes on and its terminal event is retried by the worker.
+    pub async fn emit(&self, kind: &str, status: Status, data: Value) {
+        debug_assert!(
+            !status.is_terminal(),
+            "terminal events go through the worker"
+        );
+        if let Err(e) = self
+            .bus
+            .publish_event(&self.envelope(kind, status, data))
+            .await
+        {
+            tracing::warn!(request_id = %self.request_id, error = %e, "could not publish an event");
+        }
+    }
+}
+
+/// How a handler ended: the terminal event's type, status and data.
+#[derive(Debug)]
+pub struct Outcome {
+    pub kind: &'static str,
+    pub status: Status,
+    pub data: Value,
+}
+
+impl Outcome {
+    pub fn success(kind: &'static str, data: Value) -> Self {
+        Self {
+            kind,
+            status: Status::Success,
+            data,
+        }
+    }
+}
+
+/// A handler failure, sent as an `error` event with a code and a message for the user.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl HandlerError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<pockitect_aws::AwsError> for HandlerError {
+    fn from(e: pockitect_aws::AwsError) -> Self {
+        let code = if e.is_access_denied() {
+            ErrorCode::AccessDenied
+        } else {
+            ErrorCode::Aws
+        };
+        Self::new(code, e.to_string())
+    }
+}

@@ -1,0 +1,90 @@
+//! Command handlers: plain async functions from a command to an outcome, reporting progress
+//! through [`Events`]. They know nothing of streams, leases or acknowledgements.
+
+mod info;
+mod projects;
+mod scan;
+
+use pockitect_proto::{Command, ErrorCode, Status, event_type};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::Daemon;
+use crate::events::{Events, HandlerError, Outcome};
+
+/// Longest `ping` delay accepted, so a typo cannot park a worker for a day.
+const MAX_PING_DELAY_MS: u64 = 10 * 60 * 1000;
+
+pub async fn handle(
+    cmd: Command,
+    daemon: &Daemon,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<Outcome, HandlerError> {
+    match cmd {
+        Command::Scan(args) => scan::scan(args, daemon, events, cancel).await,
+        Command::QueryResources(filter) => {
+            let records = daemon.estate.query(&filter);
+            Ok(Outcome::success(
+                event_type::RESOURCES,
+                json!({ "total": records.len(), "records": records }),
+            ))
+        }
+        Command::ListProjects(_) => projects::list(daemon),
+        Command::GetProject(p) => projects::get(daemon, &p.project),
+        Command::GetRequest(r) => info::get_request(daemon, &r.request_id).await,
+        Command::DaemonInfo(_) => info::daemon_info(daemon).await,
+        Command::Cancel(r) => {
+            daemon
+                .bus
+                .request_cancel(&r.request_id)
+                .await
+                .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?;
+            Ok(Outcome::success(
+                event_type::CANCEL_REQUESTED,
+                json!({ "request_id": r.request_id, "message": "the request stops at its next safe point" }),
+            ))
+        }
+        Command::Ping(p) => {
+            if p.delay_ms > MAX_PING_DELAY_MS {
+                return Err(HandlerError::new(
+                    ErrorCode::InvalidArguments,
+                    format!(
+                        "data.delay_ms: {} is more than the {MAX_PING_DELAY_MS} ms allowed",
+                        p.delay_ms
+                    ),
+                ));
+            }
+            if p.delay_ms > 0 {
+                events
+                    .emit(
+                        event_type::PROGRESS,
+                        Status::InProgress,
+                        json!({"step": 0, "total": 1, "message": "waiting"}),
+                    )
+                    .await;
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(HandlerError::new(ErrorCode::Cancelled, "ping cancelled")),
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(p.delay_ms)) => {}
+                }
+            }
+            Ok(Outcome::success(
+                event_type::PONG,
+                json!({ "daemon": daemon.settings.daemon_id }),
+            ))
+        }
+        other @ (Command::Plan(_)
+        | Command::Deploy(_)
+        | Command::Power(_)
+        | Command::Terminate(_)
+        | Command::Destroy(_)
+        | Command::Refresh(_)) => Err(HandlerError::new(
+            ErrorCode::UnknownCommand,
+            format!(
+                "run '{}': this daemon (version {}) does not support it yet; upgrade pockitectd",
+                other.kind(),
+                env!("CARGO_PKG_VERSION")
+            ),
+        )),
+    }
+}

@@ -1,0 +1,114 @@
+//! The Pockitect daemon: the composition root that wires configuration, the Redis bus, the AWS
+//! engine and the project store into a pool of listeners. Each listener takes one command at a
+//! time from the shared stream, keeps its lease alive while a handler works, and publishes the
+//! handler's events, ending every request with exactly one terminal event.
+
+mod bridge;
+mod estate;
+mod events;
+mod handlers;
+mod heartbeat;
+pub mod logging;
+mod settings;
+mod state;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pockitect_bus::{Bus, BusConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use settings::{Args, Settings};
+pub use state::Daemon;
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub fn shutdown_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = match signal(SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = tokio::signal::ctrl_c().await;
+                    token.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown requested");
+        token.cancel();
+    });
+}
+
+/// Connects to Redis, retrying with backoff until it answers or the token is cancelled.
+async fn connect_bus(cfg: &BusConfig, token: &CancellationToken) -> Option<Bus> {
+    let mut delay = Duration::from_millis(200);
+    let mut warned = false;
+    loop {
+        match Bus::connect(cfg.clone()).await {
+            Ok(bus) => return Some(bus),
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(error = %e, "waiting for redis (start redis-server or set POCKITECT_REDIS_URL)");
+                    warned = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = token.cancelled() => return None,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled: listeners, the legacy pub/sub bridge and the
+/// heartbeat. On shutdown it stops taking commands, lets in-flight ones finish within the
+/// grace period, leaves the rest pending for another daemon to reclaim, and returns.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.cache_dir)
+        .with_context(|| format!("create cache dir '{}'", settings.cache_dir.display()))?;
+    std::fs::create_dir_all(&settings.projects_dir)
+        .with_context(|| format!("create projects dir '{}'", settings.projects_dir.display()))?;
+    let bus_cfg = BusConfig::new(settings.redis_url.clone(), settings.prefix.clone());
+    tracing::info!(
+        redis = %pockitect_bus::redact_url(&settings.redis_url),
+        prefix = %settings.prefix,
+        workers = settings.workers,
+        daemon = %settings.daemon_id,
+        "pockitectd starting"
+    );
+    let Some(bus) = connect_bus(&bus_cfg, &shutdown).await else {
+        return Ok(());
+    };
+    let daemon = Arc::new(Daemon::new(settings, bus).await);
+    let tracker = TaskTracker::new();
+    for n in 0..daemon.settings.workers {
+        tracker.spawn(worker::listen(daemon.clone(), n, shutdown.clone()));
+    }
+    tracker.spawn(bridge::run(daemon.clone(), shutdown.clone()));
+    let beat = tokio::spawn(heartbeat::run(daemon.clone(), shutdown.clone()));
+    tracker.close();
+    tracing::info!(daemon = %daemon.settings.daemon_id, "pockitectd ready");
+    tracker.wait().await;
+    beat.abort();
+    let _ = daemon
+        .bus
+        .remove_heartbeat(&daemon.settings.daemon_id)
+        .await;
+    tracing::info!("pockitectd stopped");
+    Ok(())
+}

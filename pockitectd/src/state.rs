@@ -1,0 +1,84 @@
+//! The daemon's shared state: one cheap-to-clone handle (behind an `Arc`), no globals.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use pockitect_aws::{Aws, AwsSettings};
+use pockitect_blueprint::ProjectStore;
+use pockitect_bus::Bus;
+use pockitect_proto::{DaemonHeartbeat, InFlight, RequestId};
+
+use crate::Settings;
+use crate::estate::Estate;
+
+pub struct Daemon {
+    pub settings: Settings,
+    pub bus: Bus,
+    pub aws: Aws,
+    pub estate: Estate,
+    pub projects: ProjectStore,
+    in_flight: Mutex<HashMap<RequestId, InFlight>>,
+    handled: AtomicU64,
+    started_at: DateTime<Utc>,
+}
+
+impl Daemon {
+    pub async fn new(settings: Settings, bus: Bus) -> Self {
+        let mut aws_settings = AwsSettings::default();
+        if let Some(url) = &settings.aws_endpoint_url {
+            aws_settings.endpoint_url = Some(url.clone());
+        }
+        if let Some(region) = &settings.aws_home_region {
+            aws_settings.home_region = region.clone();
+        }
+        aws_settings.static_credentials = settings.aws_static_credentials.clone();
+        let aws = Aws::load(aws_settings).await;
+        let estate = Estate::load(&settings.cache_dir);
+        let projects = ProjectStore::new(&settings.projects_dir);
+        Self {
+            settings,
+            bus,
+            aws,
+            estate,
+            projects,
+            in_flight: Mutex::new(HashMap::new()),
+            handled: AtomicU64::new(0),
+            started_at: Utc::now(),
+        }
+    }
+
+    pub fn begin(&self, f: InFlight) {
+        self.lock().insert(f.request_id.clone(), f);
+    }
+
+    pub fn end(&self, id: &RequestId, finished: bool) {
+        self.lock().remove(id);
+        if finished {
+            self.handled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, InFlight>> {
+        // A panic while holding this lock cannot leave the map half-updated (single inserts
+        // and removes), so a poisoned lock is still safe to use.
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn heartbeat(&self) -> DaemonHeartbeat {
+        let mut in_flight: Vec<InFlight> = self.lock().values().cloned().collect();
+        in_flight.sort_by_key(|f| f.started_at);
+        DaemonHeartbeat {
+            id: self.settings.daemon_id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            pid: std::process::id(),
+            workers: self.settings.workers,
+            in_flight,
+            started_at: self.started_at,
+            last_seen: Utc::now(),
+            handled: self.handled.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! End to end: real `pockitectd` processes, the real `pockitect` CLI, a real redis-server and a
+//! real moto_server, all started here on free ports.
+
+mod bus;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use pockitect_bus::{Bus, BusConfig};
+use pockitect_proto::{Envelope, RequestId};
+use pockitect_testkit::{MotoServer, RedisServer, binary, fake_aws_env, unique};
+
+pub struct Env {
+    pub redis: RedisServer,
+    pub moto: MotoServer,
+    pub prefix: String,
+    pub dir: tempfile::TempDir,
+    pub bus: Bus,
+}
+
+impl Env {
+    pub async fn new() -> Self {
+        let redis = RedisServer::start();
+        let moto = MotoServer::start();
+        let prefix = unique("e2e");
+        let bus = Bus::connect(BusConfig::new(redis.url(), prefix.clone()))
+            .await
+            .unwrap();
+        Self {
+            redis,
+            moto,
+            prefix,
+            dir: tempfile::tempdir().unwrap(),
+            bus,
+        }
+    }
+
+    /// Starts a daemon process; killed on drop.
+    pub fn daemon(&self, name: &str, workers: usize) -> Daemon {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let mut cmd = Command::new(binary("pockitectd"));
+        fake_aws_env(&mut cmd, self.moto.endpoint());
+        cmd.env("POCKITECT_REDIS_URL", self.redis.url())
+            .env("POCKITECT_PREFIX", &self.prefix)
+            .env("POCKITECT_LOG", "info")
+            .args(["--workers", &workers.to_string(), "--daemon-id", name])
+            .args(["--lease-secs", "2", "--heartbeat-secs", "0.5"])
+            .arg("--projects-dir")
+            .arg(self.dir.path().join("projects"))
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .arg("--log-dir")
+            .arg(self.dir.path().join("logs"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        Daemon {
+            child: cmd.spawn().expect("spawn pockitectd"),
+            log,
+        }
+    }
+
+    pub fn cli(&self) -> Command {
+        let mut c = Command::new(binary("pockitect"));
+        c.env("POCKITECT_REDIS_URL", self.redis.url())
+            .env("POCKITECT_PREFIX", &self.prefix);
+        c
+    }
+
+    pub async fn wait_daemons(&self, n: usize) {
+        pockitect_testkit::eventually(&format!("{n} daemons"), Duration::from_secs(30), || {
+            let bus = self.bus.clone();
+            async move { (bus.daemons().await.ok()?.len() >= n).then_some(()) }
+        })
+        .await;
+    }
+
+    /// Every event of `id` in the replay stream, waiting until the terminal one.
+    pub async fn events_of(&self, id: &RequestId, timeout: Duration) -> Vec<Envelope> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let all: Vec<Envelope> = self
+                .bus
+                .events_after("0-0", 100_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, e)| e)
+                .filter(|e| e.request_id.as_ref() == Some(id))
+                .collect();
+            if all.iter().any(Envelope::is_terminal) {
+                return all;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "request {id} did not finish in {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
