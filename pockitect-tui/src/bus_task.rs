@@ -1,0 +1,400 @@
+//! The only code that talks to Redis. It runs apart from drawing and reports through a channel:
+//! connects (retrying with backoff, saying so each time it fails), replays recent history from
+//! the events stream, follows new events on a connection of its own, polls heartbeats and
+//! queue depth every couple of seconds, and carries out the effects `update` asks for. After a
+//! drop it resumes from the last event it delivered, so nothing is missed or shown twice.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pockitect_bus::{Bus, BusConfig, BusError, EventReader};
+use pockitect_proto::{Envelope, PROTOCOL_VERSION};
+use tokio::sync::mpsc::{Sender, UnboundedReceiver};
+use tokio::task::JoinHandle;
+use tokio::time::{MissedTickBehavior, timeout};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{BusMsg, Effect, Health};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+const READ_BLOCK: Duration = Duration::from_secs(2);
+const PAGE: usize = 500;
+
+#[derive(Clone, Debug)]
+pub struct BusSettings {
+    pub url: String,
+    pub prefix: String,
+    /// How many of the newest events to replay at start.
+    pub replay: usize,
+    pub poll_every: Duration,
+}
+
+impl BusSettings {
+    pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: prefix.into(),
+            replay: 2_000,
+            poll_every: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Starts the task; it ends when `token` is cancelled or the UI side of a channel closes.
+pub fn spawn(
+    settings: BusSettings,
+    token: CancellationToken,
+    effects: UnboundedReceiver<Effect>,
+    ui: Sender<BusMsg>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(settings, token, effects, ui))
+}
+
+enum End {
+    Stop,
+    Lost(String),
+}
+
+fn reason(e: &BusError) -> String {
+    match e {
+        // The banner shows the URL already.
+        BusError::Connect { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}
+
+pub async fn run(
+    settings: BusSettings,
+    token: CancellationToken,
+    mut effects: UnboundedReceiver<Effect>,
+    ui: Sender<BusMsg>,
+) {
+    let mut position: Option<String> = None;
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let attempt = tokio::select! {
+            _ = token.cancelled() => return,
+            r = timeout(CALL_TIMEOUT, connect(&settings)) => match r {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer in {} s", CALL_TIMEOUT.as_secs())),
+            },
+        };
+        let failure = match attempt {
+            Ok(bus) => {
+                backoff = FIRST_BACKOFF;
+                tracing::info!(url = %pockitect_bus::redact_url(&settings.url), "connected to redis");
+                match session(&bus, &settings, &token, &mut effects, &ui, &mut position).await {
+                    End::Stop => return,
+                    End::Lost(r) => r,
+                }
+            }
+            Err(r) => r,
+        };
+        tracing::warn!(reason = %failure, "redis unavailable");
+        if ui.send(BusMsg::Disconnected(failure)).await.is_err() {
+            return;
+        }
+        if !pause(backoff, &token, &mut effects, &ui).await {
+            return;
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn connect(s: &BusSettings) -> Result<Bus, String> {
+    let bus = Bus::connect(BusConfig::new(&s.url, &s.prefix))
+        .await
+        .map_err(|e| reason(&e))?;
+    bus.ping().await.map_err(|e| reason(&e))?;
+    Ok(bus)
+}
+
+/// Waits before the next attempt, refusing effects meanwhile. False when it is time to stop.
+async fn pause(
+    d: Duration,
+    token: &CancellationToken,
+    effects: &mut UnboundedReceiver<Effect>,
+    ui: &Sender<BusMsg>,
+) -> bool {
+    let sleep = tokio::time::sleep(d);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return false,
+            _ = &mut sleep => return true,
+            e = effects.recv() => match e {
+                None => return false,
+                Some(e) => {
+                    for e in e.flatten() {
+                        if let Some(id) = match e {
+                            Effect::Send { request_id, .. } | Effect::Cancel(request_id) => Some(request_id),
+                            _ => None,
+                        } {
+                            let msg = BusMsg::SendFailed {
+                                request_id: id,
+                                reason: "not connected to Redis".to_owned(),
+                            };
+                            if ui.send(msg).await.is_err() {
+                                return false;
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
+async fn session(
+    bus: &Bus,
+    settings: &BusSettings,
+    token: &CancellationToken,
+    effects: &mut UnboundedReceiver<Effect>,
+    ui: &Sender<BusMsg>,
+    position: &mut Option<String>,
+) -> End {
+    if ui.send(BusMsg::Connected).await.is_err() {
+        return End::Stop;
+    }
+    let start = match catch_up(bus, position.as_deref(), settings.replay, ui).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return End::Stop,
+        Err(e) => return End::Lost(e),
+    };
+    *position = Some(start.clone());
+    let reader = match bus.event_reader(start.clone()).await {
+        Ok(r) => r,
+        Err(e) => return End::Lost(reason(&e)),
+    };
+    let delivered = Arc::new(Mutex::new(start));
+    let mut follower = tokio::spawn(follow(reader, ui.clone(), delivered.clone()));
+    let mut poll = tokio::time::interval(settings.poll_every);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let end = loop {
+        tokio::select! {
+            biased;
+            _ = token.cancelled() => break End::Stop,
+            r = &mut follower => break match r {
+                Ok(Some(e)) => End::Lost(e),
+                Ok(None) => End::Stop,
+                Err(e) => End::Lost(format!("event reader stopped: {e}")),
+            },
+            e = effects.recv() => match e {
+                None => break End::Stop,
+                Some(e) => {
+                    for e in e.flatten() {
+                        execute(bus, e, ui).await;
+                    }
+                }
+            },
+            _ = poll.tick() => {
+                if let Err(e) = poll_health(bus, ui).await {
+                    break End::Lost(e);
+                }
+            }
+        }
+    };
+    follower.abort();
+    *position = Some(lock(&delivered).clone());
+    end
+}
+
+fn lock(m: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Orders stream ids (`<ms>-<seq>`).
+fn stream_id(id: &str) -> (u64, u64) {
+    let (a, b) = id.split_once('-').unwrap_or((id, "0"));
+    (a.parse().unwrap_or(0), b.parse().unwrap_or(0))
+}
+
+/// Sends what was missed: from `position` after a drop, or the newest `limit` events at first
+/// start (also when Redis lost its data and the stream starts over). Returns where to follow
+/// from, or None when the UI is gone.
+async fn catch_up(
+    bus: &Bus,
+    position: Option<&str>,
+    limit: usize,
+    ui: &Sender<BusMsg>,
+) -> Result<Option<String>, String> {
+    let last = timeout(CALL_TIMEOUT, bus.last_event_id())
+        .await
+        .map_err(|_| "no answer in 5 s".to_owned())?
+        .map_err(|e| reason(&e))?;
+    let (mut cursor, replay) = match position {
+        Some(p) if stream_id(&last) >= stream_id(p) => (p.to_owned(), false),
+        _ => ("0-0".to_owned(), true),
+    };
+    let mut buf: VecDeque<Envelope> = VecDeque::new();
+    loop {
+        let page = timeout(Duration::from_secs(15), bus.events_after(&cursor, PAGE))
+            .await
+            .map_err(|_| "no answer in 15 s".to_owned())?
+            .map_err(|e| reason(&e))?;
+        let n = page.len();
+        if let Some((id, _)) = page.last() {
+            cursor = id.clone();
+        }
+        for (_, env) in page {
+            if replay && buf.len() >= limit {
+                buf.pop_front();
+            }
+            buf.push_back(env);
+        }
+        if !replay && !buf.is_empty() {
+            let events = buf.drain(..).collect();
+            if ui
+                .send(BusMsg::Events {
+                    events,
+                    replay: false,
+                })
+                .await
+                .is_err()
+            {
+                return Ok(None);
+            }
+        }
+        if n < PAGE {
+            break;
+        }
+    }
+    if replay {
+        tracing::info!(events = buf.len(), "replaying history");
+        while !buf.is_empty() {
+            let take = buf.len().min(PAGE);
+            let events: Vec<Envelope> = buf.drain(..take).collect();
+            if ui
+                .send(BusMsg::Events {
+                    events,
+                    replay: true,
+                })
+                .await
+                .is_err()
+            {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(cursor))
+}
+
+/// Follows the events stream until an error (Some(reason)) or the UI goes away (None).
+async fn follow(
+    mut reader: EventReader,
+    ui: Sender<BusMsg>,
+    delivered: Arc<Mutex<String>>,
+) -> Option<String> {
+    loop {
+        let batch = match timeout(
+            READ_BLOCK + Duration::from_secs(10),
+            reader.next_batch(READ_BLOCK, 512),
+        )
+        .await
+        {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => return Some(reason(&e)),
+            Err(_) => return Some("redis did not answer a read in 12 s".to_owned()),
+        };
+        if !batch.is_empty() {
+            let events = batch.into_iter().map(|(_, e)| e).collect();
+            if ui
+                .send(BusMsg::Events {
+                    events,
+                    replay: false,
+                })
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+        // Also past undecodable entries, which the reader skips.
+        *lock(&delivered) = reader.position().to_owned();
+    }
+}
+
+async fn execute(bus: &Bus, effect: Effect, ui: &Sender<BusMsg>) {
+    let (id, result) = match effect {
+        Effect::Send {
+            request_id,
+            command,
+        } => {
+            let env = Envelope {
+                v: PROTOCOL_VERSION,
+                kind: command.kind().to_owned(),
+                request_id: Some(request_id.clone()),
+                project_id: command.project().map(str::to_owned),
+                data: command.data(),
+                status: None,
+                ts: chrono::Utc::now(),
+            };
+            tracing::info!(request_id = %request_id, kind = command.kind(), "sending command");
+            let r = timeout(CALL_TIMEOUT, bus.enqueue(&env))
+                .await
+                .map(|r| r.map(|_| ()));
+            (request_id, r)
+        }
+        Effect::Cancel(request_id) => {
+            tracing::info!(request_id = %request_id, "requesting cancel");
+            let r = timeout(CALL_TIMEOUT, bus.request_cancel(&request_id)).await;
+            (request_id, r)
+        }
+        Effect::Batch(_) | Effect::Quit => return,
+    };
+    let failure = match result {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => reason(&e),
+        Err(_) => format!("redis did not answer in {} s", CALL_TIMEOUT.as_secs()),
+    };
+    tracing::warn!(request_id = %id, reason = %failure, "could not send");
+    let _ = ui
+        .send(BusMsg::SendFailed {
+            request_id: id,
+            reason: failure,
+        })
+        .await;
+}
+
+async fn poll_health(bus: &Bus, ui: &Sender<BusMsg>) -> Result<(), String> {
+    async fn call<T>(f: impl Future<Output = Result<T, BusError>>) -> Result<T, String> {
+        match timeout(CALL_TIMEOUT, f).await {
+            Ok(r) => r.map_err(|e| reason(&e)),
+            Err(_) => Err(format!("no answer in {} s", CALL_TIMEOUT.as_secs())),
+        }
+    }
+    let t0 = Instant::now();
+    call(bus.ping()).await?;
+    let latency_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let daemons = call(bus.daemons()).await?;
+    let (waiting, pending) = call(bus.backlog()).await?;
+    let sent = ui.send(BusMsg::Daemons(daemons)).await.is_ok()
+        && ui
+            .send(BusMsg::Health(Health {
+                latency_ms,
+                waiting,
+                pending,
+            }))
+            .await
+            .is_ok();
+    if sent {
+        Ok(())
+    } else {
+        Err("console closed".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids_order_numerically() {
+        assert!(stream_id("10-0") > stream_id("9-5"));
+        assert!(stream_id("5-10") > stream_id("5-9"));
+        assert_eq!(stream_id("0-0"), (0, 0));
+    }
+}
