@@ -4,6 +4,7 @@
 //! Pockitect's own records and errors.
 
 mod clients;
+pub mod deploy;
 mod error;
 pub mod scan;
 
