@@ -80,6 +80,12 @@ pub enum Commands {
     Validate(cmd::validate::ValidateArgs),
     /// List the daemon's projects.
     Projects,
+    /// Show what a deploy would do, per resource (no AWS writes).
+    Plan(cmd::deploy::PlanArgs),
+    /// Deploy a blueprint (a file or a project slug) and follow its progress.
+    Deploy(cmd::deploy::DeployArgs),
+    /// Show a project's parts, their status and ids.
+    Status(cmd::deploy::StatusArgs),
     /// Print shell completions.
     Completions(cmd::completions::CompletionsArgs),
 }
@@ -112,6 +118,9 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Cancel(a) => cmd::watch::cancel(g, bus, a).await,
         Commands::Doctor => cmd::doctor::run(g, bus).await,
         Commands::Projects => cmd::projects::run(g, bus).await,
+        Commands::Plan(a) => cmd::deploy::plan(g, bus, a).await,
+        Commands::Deploy(a) => cmd::deploy::deploy(g, bus, a).await,
+        Commands::Status(a) => cmd::deploy::status(g, bus, a).await,
         Commands::Validate(_) | Commands::Completions(_) => Ok(exit::SUCCESS),
     }
 }

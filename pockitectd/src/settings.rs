@@ -45,6 +45,12 @@ pub struct Args {
     /// Directory of the rotating log file.
     #[arg(long, env = "POCKITECT_LOG_DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Where private keys of generated key pairs are written (mode 0600).
+    #[arg(long, env = "POCKITECT_KEY_DIR")]
+    pub key_dir: Option<PathBuf>,
+    /// Where database passwords are kept (0600 files, outside the projects directory).
+    #[arg(long, env = "POCKITECT_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
     /// Name this daemon announces (default: host-pid).
     #[arg(long, env = "POCKITECT_DAEMON_ID")]
     pub daemon_id: Option<String>,
@@ -68,6 +74,8 @@ struct FileConfig {
     heartbeat_secs: Option<f64>,
     grace_secs: Option<f64>,
     log_dir: Option<PathBuf>,
+    key_dir: Option<PathBuf>,
+    secrets_dir: Option<PathBuf>,
     daemon_id: Option<String>,
 }
 
@@ -85,6 +93,8 @@ pub struct Settings {
     pub heartbeat: Duration,
     pub grace: Duration,
     pub log_dir: Option<PathBuf>,
+    pub key_dir: PathBuf,
+    pub secrets_dir: PathBuf,
     pub daemon_id: String,
     /// Used instead of the AWS credential chain when set (tests, `pockitect login`).
     pub aws_static_credentials: Option<pockitect_aws::StaticCredentials>,
@@ -130,6 +140,10 @@ impl Settings {
             log_dir: dirs::state_dir()
                 .or_else(dirs::cache_dir)
                 .map(|d| d.join("pockitect")),
+            key_dir: dirs::home_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join(".ssh/pockitect"),
+            secrets_dir: pockitect_blueprint::SecretStore::default_dir(),
             daemon_id: format!(
                 "{}-{}",
                 gethostname::gethostname().to_string_lossy(),
@@ -181,6 +195,11 @@ impl Settings {
                 None => d.grace,
             },
             log_dir: args.log_dir.or(file.log_dir).or(d.log_dir),
+            key_dir: args.key_dir.or(file.key_dir).unwrap_or(d.key_dir),
+            secrets_dir: args
+                .secrets_dir
+                .or(file.secrets_dir)
+                .unwrap_or(d.secrets_dir),
             daemon_id: args.daemon_id.or(file.daemon_id).unwrap_or(d.daemon_id),
             aws_static_credentials: None,
             aws_home_region: None,
@@ -200,7 +219,7 @@ fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
         .with_context(|| format!("read config file '{}'", path.display()))?;
     toml::from_str(&text).with_context(|| {
         format!(
-            "read config file '{}' (known keys: redis_url, prefix, workers, projects_dir, cache_dir, aws_endpoint_url, lease_secs, scan_concurrency, heartbeat_secs, grace_secs, log_dir, daemon_id)",
+            "read config file '{}' (known keys: redis_url, prefix, workers, projects_dir, cache_dir, aws_endpoint_url, lease_secs, scan_concurrency, heartbeat_secs, grace_secs, log_dir, key_dir, secrets_dir, daemon_id)",
             path.display()
         )
     })

@@ -2,7 +2,9 @@
 //! real moto_server, all started here on free ports.
 
 mod bus;
+mod deploy;
 mod scan;
+mod tui;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -53,6 +55,10 @@ impl Env {
             .arg(self.dir.path().join("cache"))
             .arg("--log-dir")
             .arg(self.dir.path().join("logs"))
+            .arg("--key-dir")
+            .arg(self.dir.path().join("keys"))
+            .arg("--secrets-dir")
+            .arg(self.dir.path().join("secrets"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         Daemon {

@@ -6,7 +6,10 @@
 mod clients;
 pub mod deploy;
 mod error;
+pub mod power;
+pub mod refresh;
 pub mod scan;
+pub mod terminate;
 
 pub use clients::{Aws, AwsSettings, Identity, StaticCredentials};
 pub use error::AwsError;

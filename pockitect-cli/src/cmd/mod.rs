@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its `Args` and `run`.
 
 pub mod completions;
+pub mod deploy;
 pub mod doctor;
 pub mod projects;
 pub mod resources;

@@ -1,6 +1,7 @@
 //! Command handlers: plain async functions from a command to an outcome, reporting progress
 //! through [`Events`]. They know nothing of streams, leases or acknowledgements.
 
+mod deploy;
 mod info;
 mod projects;
 mod scan;
@@ -73,9 +74,9 @@ pub async fn handle(
                 json!({ "daemon": daemon.settings.daemon_id }),
             ))
         }
-        other @ (Command::Plan(_)
-        | Command::Deploy(_)
-        | Command::Power(_)
+        Command::Plan(target) => deploy::plan(target, daemon).await,
+        Command::Deploy(args) => deploy::deploy(args, daemon, events, cancel).await,
+        other @ (Command::Power(_)
         | Command::Terminate(_)
         | Command::Destroy(_)
         | Command::Refresh(_)) => Err(HandlerError::new(

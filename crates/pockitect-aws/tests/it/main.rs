@@ -1,1 +1,3 @@
 mod deploy;
+mod power;
+mod terminate;

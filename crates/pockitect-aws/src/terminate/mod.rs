@@ -1,0 +1,370 @@
+//! Terminate: delete an explicit list of resources (from a scan, or everything a project owns
+//! for `destroy`) safely and in the right order.
+//!
+//! [`plan`] describes every target (tags, state, relations), expands a VPC into the children
+//! that must go first (instances, RDS instances, NAT gateways, Elastic IPs on its interfaces,
+//! subnets, security groups but the default one, route tables but the main one, attached
+//! internet gateways, DB subnet groups), applies the safety rules, and orders what remains in
+//! layers, reverse dependency order:
+//!
+//! ```text
+//! 0  ec2_instance, rds_instance                       (waits until terminated / deleted)
+//! 1  nat_gateway (waits until deleted), ebs_volume, key_pair,
+//!    iam_instance_profile (roles removed first), s3_bucket (emptied first)
+//! 2  elastic_ip (disassociated first), iam_role (removed from profiles, policies detached,
+//!    inline policies deleted first)
+//! 3  security_group, subnet, db_subnet_group, route_table (associations removed first),
+//!    internet_gateway (detached first)
+//! 4  vpc (detached interfaces it still holds deleted first)
+//! ```
+//!
+//! [`execute`] runs the layers in order, each in parallel under a bound, retrying what fails
+//! for a dependency (`DependencyViolation`, `…InUse`, `DeleteConflict`, …) in further passes until
+//! passes stop making progress, then reports those as failed with AWS's message.
+//!
+//! Safety: without `force` only resources tagged `pockitect:managed=true` (and, for a project,
+//! `pockitect:project=<project>`) are deleted. A resource tagged for another project is skipped
+//! (also when it was found inside a VPC being deleted), `pockitect:protect=true` is never
+//! deleted, nor is a region's default VPC, force or not. Each skip carries a reason.
+//!
+//! A key pair is deleted from AWS only: the local private key file is never touched.
+
+mod delete;
+mod discover;
+mod plan;
+mod run;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::Aws;
+
+pub use discover::discover_project;
+pub use plan::plan;
+
+/// How a terminate decides and runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminateOptions {
+    /// Delete also what is not tagged as managed by Pockitect. Never overrides
+    /// `pockitect:protect=true`, a default VPC, or (for a project) another project's tag.
+    pub force: bool,
+    /// The project being destroyed: only what is tagged for it is deleted (and, with `force`,
+    /// untagged resources).
+    pub project: Option<String>,
+    /// Take a final snapshot of RDS instances (`<id>-final-<timestamp>`) instead of skipping it.
+    pub final_snapshot: bool,
+    /// AWS calls in flight at once.
+    pub concurrency: usize,
+    /// How long to wait for instances to terminate, RDS instances and NAT gateways to be deleted.
+    pub wait_timeout: Duration,
+    /// Pause before the first retry pass of a layer (doubles each pass, up to 15 s).
+    pub pass_delay: Duration,
+    /// Retry passes in a row without progress before the remaining failures are final. AWS
+    /// releases interfaces of terminated instances a few seconds late, so one pass without
+    /// progress is not proof that nothing will.
+    pub stalled_passes: u32,
+}
+
+impl Default for TerminateOptions {
+    fn default() -> Self {
+        Self {
+            force: false,
+            project: None,
+            final_snapshot: false,
+            concurrency: 8,
+            wait_timeout: Duration::from_secs(30 * 60),
+            pass_delay: Duration::from_secs(2),
+            stalled_passes: 3,
+        }
+    }
+}
+
+/// Why a resource is left alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// AWS does not know it (already deleted).
+    NotFound,
+    /// Its tags could not be read (AccessDenied, …), so it cannot be checked.
+    Unreadable,
+    /// Tagged `pockitect:protect=true`.
+    Protected,
+    /// The region's default VPC.
+    DefaultVpc,
+    /// A VPC's default security group or main route table: they go with the VPC.
+    DefaultResource,
+    /// Tagged for another project.
+    OtherProject,
+    /// Not tagged as managed by Pockitect (or not for this project), and no `force`.
+    NotManaged,
+    /// A shared per-environment VPC (or its parts) that several projects use.
+    Shared,
+}
+
+/// A resource left alone, with the reason shown to the user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub record: ResourceRecord,
+    pub kind: SkipKind,
+    pub reason: String,
+}
+
+/// A resource the plan deletes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedDelete {
+    /// As described right before planning (tags, state, details).
+    pub record: ResourceRecord,
+    /// The VPC it was found in, when it was not asked for explicitly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_in: Option<String>,
+    /// A warning for the user (e.g. a VPC that keeps a skipped child will not be deletable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Resources deleted together, in parallel; every layer waits for the previous one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    pub index: usize,
+    pub items: Vec<PlannedDelete>,
+}
+
+/// What a terminate will do: the dry run's answer and [`execute`]'s input.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TerminatePlan {
+    /// Non-empty layers, in order.
+    pub layers: Vec<Layer>,
+    pub skipped: Vec<Skipped>,
+    /// The projects this terminate acts for: the option's project, or the projects of the
+    /// resources asked for. A child tagged for any other project is skipped.
+    pub projects: BTreeSet<String>,
+    #[serde(skip)]
+    pub options: TerminateOptions,
+}
+
+impl TerminatePlan {
+    /// Resources to delete.
+    pub fn total(&self) -> usize {
+        self.layers.iter().map(|l| l.items.len()).sum()
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &PlannedDelete> {
+        self.layers.iter().flat_map(|l| l.items.iter())
+    }
+
+    /// The planned deletion of a resource, when it is planned.
+    pub fn get(&self, kind: ResourceType, id: &str) -> Option<&PlannedDelete> {
+        self.items()
+            .find(|i| i.record.kind == kind && i.record.id == id)
+    }
+
+    /// Why a resource is skipped, when it is.
+    pub fn skip_of(&self, kind: ResourceType, id: &str) -> Option<&Skipped> {
+        self.skipped
+            .iter()
+            .find(|s| s.record.kind == kind && s.record.id == id)
+    }
+}
+
+/// The layer a resource type is deleted in (see the module documentation).
+pub fn layer_of(kind: ResourceType) -> usize {
+    match kind {
+        ResourceType::Ec2Instance | ResourceType::RdsInstance => 0,
+        ResourceType::NatGateway
+        | ResourceType::EbsVolume
+        | ResourceType::KeyPair
+        | ResourceType::IamInstanceProfile
+        | ResourceType::S3Bucket => 1,
+        ResourceType::ElasticIp | ResourceType::IamRole => 2,
+        ResourceType::SecurityGroup
+        | ResourceType::Subnet
+        | ResourceType::DbSubnetGroup
+        | ResourceType::RouteTable
+        | ResourceType::InternetGateway => 3,
+        ResourceType::Vpc => 4,
+    }
+}
+
+/// Where a resource's deletion stands, as reported to the sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminateAction {
+    /// The delete call is being made.
+    Deleting,
+    /// Deletion started; waiting until AWS reports it gone (instances, RDS, NAT gateways).
+    Waiting,
+    /// Failed for a dependency; tried again in the next pass.
+    Retrying,
+    Deleted,
+    /// Gone before it was deleted.
+    AlreadyGone,
+    Failed,
+    /// Not attempted: the request was cancelled.
+    Cancelled,
+}
+
+impl fmt::Display for TerminateAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TerminateAction::Deleting => "deleting",
+            TerminateAction::Waiting => "waiting",
+            TerminateAction::Retrying => "retrying",
+            TerminateAction::Deleted => "deleted",
+            TerminateAction::AlreadyGone => "already_gone",
+            TerminateAction::Failed => "failed",
+            TerminateAction::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// What the daemon gives [`execute`] to report through. Calls come from concurrent deletions.
+pub trait TerminateSink: Sync {
+    /// `step` of `total` resources finished (this one included when `action` is final).
+    fn progress(
+        &self,
+        step: usize,
+        total: usize,
+        record: &ResourceRecord,
+        action: TerminateAction,
+        message: &str,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// A resource the plan leaves alone (reported once, before the first deletion).
+    fn skipped(&self, record: &ResourceRecord, reason: &str) -> impl Future<Output = ()> + Send;
+}
+
+impl<T: TerminateSink> TerminateSink for &T {
+    fn progress(
+        &self,
+        step: usize,
+        total: usize,
+        record: &ResourceRecord,
+        action: TerminateAction,
+        message: &str,
+    ) -> impl Future<Output = ()> + Send {
+        (**self).progress(step, total, record, action, message)
+    }
+
+    fn skipped(&self, record: &ResourceRecord, reason: &str) -> impl Future<Output = ()> + Send {
+        (**self).skipped(record, reason)
+    }
+}
+
+/// A sink that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopSink;
+
+impl TerminateSink for NoopSink {
+    async fn progress(
+        &self,
+        _step: usize,
+        _total: usize,
+        _record: &ResourceRecord,
+        _action: TerminateAction,
+        _message: &str,
+    ) {
+    }
+
+    async fn skipped(&self, _record: &ResourceRecord, _reason: &str) {}
+}
+
+/// How one resource ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Deleted,
+    /// Gone before this run deleted it (counted as deleted).
+    AlreadyGone,
+    Skipped,
+    Failed,
+    /// Not attempted (or not waited for) because the request was cancelled.
+    Cancelled,
+}
+
+/// The end of one resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub target: TerminateTarget,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub outcome: Outcome,
+    /// AWS's error code for a failure (`DependencyViolation`), the skip kind for a skip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// What a terminate did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminateReport {
+    /// Deleted, or found already gone while deleting.
+    pub deleted: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// Not attempted because the request was cancelled.
+    pub cancelled: usize,
+    /// One per planned or skipped resource: skips first, then in deletion order.
+    pub results: Vec<ItemResult>,
+}
+
+impl TerminateReport {
+    /// Everything planned was deleted (skips are not failures).
+    pub fn is_success(&self) -> bool {
+        self.failed == 0 && self.cancelled == 0
+    }
+
+    pub fn get(&self, kind: ResourceType, id: &str) -> Option<&ItemResult> {
+        self.results
+            .iter()
+            .find(|r| r.target.kind == kind && r.target.id == id)
+    }
+
+    fn push(
+        &mut self,
+        record: &ResourceRecord,
+        outcome: Outcome,
+        code: Option<String>,
+        message: String,
+    ) {
+        match outcome {
+            Outcome::Deleted | Outcome::AlreadyGone => self.deleted += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+        }
+        self.results.push(ItemResult {
+            target: target_of(record),
+            name: record.name.clone(),
+            outcome,
+            code,
+            message,
+        });
+    }
+}
+
+fn target_of(r: &ResourceRecord) -> TerminateTarget {
+    TerminateTarget {
+        id: r.id.clone(),
+        kind: r.kind,
+        region: r.region.clone(),
+    }
+}
+
+/// Deletes what the plan says, layer by layer. Never fails as a whole: each resource's end is
+/// in the report. Cancelling stops at the next safe point (calls in flight finish; what was
+/// not started is reported as cancelled).
+pub async fn execute(
+    aws: &Aws,
+    plan: TerminatePlan,
+    sink: impl TerminateSink,
+    cancel: CancellationToken,
+) -> TerminateReport {
+    let exec = delete::AwsExecutor::new(aws.clone(), &plan);
+    run::run(&exec, plan, &sink, &cancel).await
+}

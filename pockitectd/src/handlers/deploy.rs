@@ -1,0 +1,167 @@
+//! `plan` and `deploy`: load and validate the blueprint, then hand it to the deploy engine,
+//! turning its progress into `deploy_progress` events and writing every change of ids, addresses
+//! and statuses back to `projects/<slug>.json` atomically.
+
+use pockitect_aws::deploy::{
+    self, DbPassword, DeployEvent, DeployOptions, DeploySink, Outcome as DeployOutcome,
+};
+use pockitect_blueprint::{Blueprint, ProjectStore, SecretStore, ValidationContext, validate};
+use pockitect_proto::{BlueprintRef, DeployArgs, ErrorCode, Status};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::Daemon;
+use crate::events::{Events, HandlerError, Outcome};
+
+pub const PLAN: &str = "plan";
+pub const DEPLOY_PROGRESS: &str = "deploy_progress";
+pub const DEPLOY_COMPLETE: &str = "deploy_complete";
+
+/// The blueprint sent inline (saved into the store so write-back has a home) or named by slug.
+fn load(
+    daemon: &Daemon,
+    target: &BlueprintRef,
+    save_inline: bool,
+) -> Result<Blueprint, HandlerError> {
+    match (&target.blueprint, &target.project) {
+        (Some(doc), _) => {
+            let bp = pockitect_blueprint::from_value(doc.clone()).map_err(|e| {
+                HandlerError::new(
+                    ErrorCode::InvalidBlueprint,
+                    format!("read the blueprint: {e}"),
+                )
+            })?;
+            if save_inline {
+                // The store is where ids are written back. Ids the sent file lacks are not
+                // lost: the engine finds those resources again by their tags.
+                daemon.projects.save(&bp).map_err(|e| {
+                    HandlerError::new(
+                        ErrorCode::Internal,
+                        format!("save the blueprint into the project store: {e}"),
+                    )
+                })?;
+            }
+            Ok(bp)
+        }
+        (None, Some(slug)) => daemon.projects.load(slug).map_err(|e| {
+            HandlerError::new(
+                ErrorCode::NotFound,
+                format!("load project '{slug}': {e}; 'pockitect projects' lists the known ones"),
+            )
+        }),
+        (None, None) => Err(HandlerError::new(
+            ErrorCode::InvalidArguments,
+            "data: give 'project' (a slug) or 'blueprint' (the document)",
+        )),
+    }
+}
+
+fn check(bp: &Blueprint) -> Result<Vec<String>, HandlerError> {
+    let report = validate(bp, &ValidationContext::offline());
+    if !report.is_ok() {
+        let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+        return Err(HandlerError::new(
+            ErrorCode::InvalidBlueprint,
+            format!(
+                "the blueprint has {} problem(s): {}",
+                errors.len(),
+                errors.join("; ")
+            ),
+        ));
+    }
+    Ok(report.warnings.iter().map(ToString::to_string).collect())
+}
+
+pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, HandlerError> {
+    let bp = load(daemon, &target, false)?;
+    let warnings = check(&bp)?;
+    let plan = deploy::plan(&daemon.aws, &bp)
+        .await
+        .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;
+    Ok(Outcome::success(
+        PLAN,
+        json!({ "plan": plan, "warnings": warnings }),
+    ))
+}
+
+struct Sink<'a> {
+    events: &'a Events,
+    store: &'a ProjectStore,
+}
+
+impl DeploySink for Sink<'_> {
+    async fn progress(&self, e: &DeployEvent) {
+        self.events
+            .emit(
+                DEPLOY_PROGRESS,
+                Status::InProgress,
+                serde_json::to_value(e).unwrap_or_default(),
+            )
+            .await;
+    }
+
+    async fn blueprint_changed(&self, bp: &Blueprint) {
+        if let Err(e) = self.store.save(bp) {
+            tracing::warn!(project = %bp.slug(), error = %e, "could not write the blueprint back");
+        }
+    }
+}
+
+pub async fn deploy(
+    args: DeployArgs,
+    daemon: &Daemon,
+    events: &Events,
+    cancel: &CancellationToken,
+) -> Result<Outcome, HandlerError> {
+    let bp = load(daemon, &args.target, true)?;
+    let warnings = check(&bp)?;
+    let slug = bp.slug().into_owned();
+    let mut opts = DeployOptions::new(&daemon.settings.key_dir);
+    opts.rollback_on_failure = args.rollback_on_failure;
+    opts.cancel = cancel.clone();
+    if bp.has_db() {
+        let secrets = SecretStore::new(&daemon.settings.secrets_dir);
+        let (password, created) = secrets.db_password_or_generate(&slug).map_err(|e| {
+            HandlerError::new(
+                ErrorCode::Internal,
+                format!(
+                    "keep the database password in '{}': {e}",
+                    secrets.dir().display()
+                ),
+            )
+        })?;
+        if created {
+            tracing::info!(project = %slug, dir = %secrets.dir().display(), "generated a database password (stored in a 0600 file)");
+        }
+        opts.db_password = Some(DbPassword::new(password));
+    }
+    let sink = Sink {
+        events,
+        store: &daemon.projects,
+    };
+    let report = deploy::deploy(&daemon.aws, bp, opts, &sink)
+        .await
+        .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;
+    let status = match report.outcome {
+        DeployOutcome::Success => Status::Success,
+        DeployOutcome::Partial => Status::Partial,
+        DeployOutcome::RolledBack => Status::Error,
+        DeployOutcome::Cancelled => Status::Cancelled,
+    };
+    let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+    let message = if errors.is_empty() {
+        format!("deployed '{slug}'")
+    } else {
+        format!(
+            "deploy of '{slug}' finished with {} error(s): {}",
+            errors.len(),
+            errors.join("; ")
+        )
+    };
+    let code = (status == Status::Error).then_some(ErrorCode::Aws);
+    Ok(Outcome {
+        kind: DEPLOY_COMPLETE,
+        status,
+        data: json!({ "message": message, "code": code, "warnings": warnings, "report": report }),
+    })
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what Pockitect's sandbox and tests need and a fresh machine lacks:
+# redis-server (Debian package) and moto's server (PyPI). Safe to run again.
+set -euo pipefail
+
+sudo_if_needed() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (Debian package)…" >&2
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq redis-server >/dev/null
+  # Debian starts a system-wide instance on 6379; Pockitect's tests start their own.
+fi
+
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto, flask, flask_cors' >/dev/null 2>&1; then
+  echo "installing moto[server] (PyPI)…" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+  hash -r
+fi
+
+command -v redis-server >/dev/null && command -v moto_server >/dev/null || {
+  echo "error: redis-server or moto_server still missing after install; check PATH" >&2
+  exit 1
+}
