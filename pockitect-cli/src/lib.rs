@@ -84,6 +84,12 @@ pub enum Commands {
     Plan(cmd::deploy::PlanArgs),
     /// Deploy a blueprint (a file or a project slug) and follow its progress.
     Deploy(cmd::deploy::DeployArgs),
+    /// Start or stop a project's instances and databases.
+    Power(cmd::operate::PowerArgs),
+    /// Delete resources (from flags or scan records), in dependency order.
+    Terminate(cmd::operate::TerminateArgs),
+    /// Delete everything a project owns; the blueprint stays.
+    Destroy(cmd::operate::DestroyArgs),
     /// Show a project's parts, their status and ids.
     Status(cmd::deploy::StatusArgs),
     /// Print shell completions.
@@ -121,6 +127,9 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Plan(a) => cmd::deploy::plan(g, bus, a).await,
         Commands::Deploy(a) => cmd::deploy::deploy(g, bus, a).await,
         Commands::Status(a) => cmd::deploy::status(g, bus, a).await,
+        Commands::Power(a) => cmd::operate::power(g, bus, a).await,
+        Commands::Terminate(a) => cmd::operate::terminate(g, bus, a).await,
+        Commands::Destroy(a) => cmd::operate::destroy(g, bus, a).await,
         Commands::Validate(_) | Commands::Completions(_) => Ok(exit::SUCCESS),
     }
 }

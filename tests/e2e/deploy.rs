@@ -156,3 +156,162 @@ async fn an_invalid_blueprint_never_reaches_the_daemon() {
         "nothing was queued"
     );
 }
+
+/// The state of one resource as a fresh scan of moto sees it (None when gone).
+fn scanned_state(env: &Env, kind: &str, id: &str) -> Option<String> {
+    let out = env
+        .cli()
+        .args(["scan", "--regions", "us-east-1", "--types", kind, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .cli()
+        .args(["resources", "--type", kind, "--json"])
+        .output()
+        .unwrap();
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    records
+        .iter()
+        .find(|r| r["id"] == id)
+        .map(|r| r["state"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn power_stop_start_and_destroy_leave_only_what_is_not_the_projects() {
+    let env = Env::new().await;
+    let _d = env.daemon("d", 2);
+    env.wait_daemons(1).await;
+    // Someone else's instance (another project) and the default VPC must survive the destroy.
+    let seeded = std::process::Command::new("python3")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/seed_moto.py"),
+            "--endpoint",
+            env.moto.endpoint(),
+            "--regions",
+            "us-east-1",
+            "--project",
+            "other",
+        ])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
+    let other: Value = serde_json::from_slice(&seeded.stdout).unwrap();
+    let other_instance = other["us-east-1"]["ec2_instance"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut bp = blueprint("e2e-ops");
+    bp["data"]["db"] = json!({"status": "skipped"});
+    let file = env.dir.path().join("ops.json");
+    std::fs::write(&file, bp.to_string()).unwrap();
+    let out = env
+        .cli()
+        .arg("deploy")
+        .arg(&file)
+        .args(["--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stored: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join("projects/e2e-ops.json")).unwrap(),
+    )
+    .unwrap();
+    let instance = stored["compute"]["instance_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        scanned_state(&env, "ec2_instance", &instance).as_deref(),
+        Some("running")
+    );
+
+    let out = env
+        .cli()
+        .args(["power", "stop", "e2e-ops", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        scanned_state(&env, "ec2_instance", &instance).as_deref(),
+        Some("stopped")
+    );
+    let out = env
+        .cli()
+        .args(["power", "start", "e2e-ops", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        scanned_state(&env, "ec2_instance", &instance).as_deref(),
+        Some("running")
+    );
+
+    // Dry run changes nothing; then the destroy.
+    let out = env
+        .cli()
+        .args(["destroy", "e2e-ops", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&instance));
+    assert_eq!(
+        scanned_state(&env, "ec2_instance", &instance).as_deref(),
+        Some("running")
+    );
+    let out = env
+        .cli()
+        .args(["destroy", "e2e-ops", "--yes", "--json"])
+        .output()
+        .unwrap();
+    let lines = json_lines(&out);
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "destroy_complete");
+    assert_eq!(last["status"], "success", "{last}");
+
+    // Nothing tagged for the project remains; the other project's instance and the default VPC do.
+    let out = env
+        .cli()
+        .args(["scan", "--regions", "us-east-1", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = env.cli().args(["resources", "--json"]).output().unwrap();
+    let records: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let left: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["project"] == "e2e-ops" && r["state"] != "terminated")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["id"] == other_instance.as_str() && r["state"] == "running")
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "vpc" && r["details"]["is_default"] == true)
+    );
+
+    // The blueprint stays, back to pending with no ids.
+    let stored: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join("projects/e2e-ops.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(stored["compute"]["instance_id"].is_null());
+    assert_eq!(stored["compute"]["status"], "pending");
+}

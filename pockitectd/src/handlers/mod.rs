@@ -3,6 +3,7 @@
 
 mod deploy;
 mod info;
+mod operate;
 mod projects;
 mod scan;
 
@@ -76,10 +77,10 @@ pub async fn handle(
         }
         Command::Plan(target) => deploy::plan(target, daemon).await,
         Command::Deploy(args) => deploy::deploy(args, daemon, events, cancel).await,
-        other @ (Command::Power(_)
-        | Command::Terminate(_)
-        | Command::Destroy(_)
-        | Command::Refresh(_)) => Err(HandlerError::new(
+        Command::Power(args) => operate::power(args, daemon, events, cancel).await,
+        Command::Terminate(args) => operate::terminate(args, daemon, events, cancel).await,
+        Command::Destroy(args) => operate::destroy(args, daemon, events, cancel).await,
+        other @ Command::Refresh(_) => Err(HandlerError::new(
             ErrorCode::UnknownCommand,
             format!(
                 "run '{}': this daemon (version {}) does not support it yet; upgrade pockitectd",

@@ -76,7 +76,7 @@ impl Executor for AwsExecutor {
         &self,
         items: &[&PlannedDelete],
         deadline: Instant,
-        cancel: &CancellationToken,
+        cancel: CancellationToken,
     ) -> Vec<Result<String, Failure>> {
         let targets: Vec<TerminateTarget> =
             items.iter().map(|i| super::target_of(&i.record)).collect();

@@ -40,7 +40,7 @@ pub(crate) trait Executor: Sync {
         &self,
         items: &[&PlannedDelete],
         deadline: Instant,
-        cancel: &CancellationToken,
+        cancel: CancellationToken,
     ) -> impl Future<Output = Vec<Result<String, Failure>>> + Send;
 }
 
@@ -171,6 +171,7 @@ pub(crate) async fn run<E: Executor, S: TerminateSink>(
                 .map(|item| {
                     let ctx = &ctx;
                     let opts = &opts;
+                    let cancel = cancel.clone();
                     async move {
                         if cancel.is_cancelled() {
                             return (item, Attempt::Cancelled);
@@ -273,7 +274,7 @@ pub(crate) async fn run<E: Executor, S: TerminateSink>(
         if !started.is_empty() {
             let items: Vec<&PlannedDelete> = started.iter().map(|(i, _)| *i).collect();
             let deadline = Instant::now() + opts.wait_timeout;
-            let results = exec.wait_gone(&items, deadline, cancel).await;
+            let results = exec.wait_gone(&items, deadline, cancel.clone()).await;
             for ((item, first), result) in started.iter().zip(results) {
                 let r = &item.record;
                 match result {
@@ -367,7 +368,7 @@ mod tests {
             &self,
             items: &[&PlannedDelete],
             _deadline: Instant,
-            _cancel: &CancellationToken,
+            _cancel: CancellationToken,
         ) -> Vec<Result<String, Failure>> {
             items.iter().map(|_| Ok("terminated".into())).collect()
         }

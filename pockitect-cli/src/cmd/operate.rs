@@ -1,0 +1,249 @@
+//! `power`, `terminate` and `destroy`: show what will happen, ask (unless --yes), follow.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use pockitect_bus::Bus;
+use pockitect_proto::{
+    Command, DestroyArgs as WireDestroy, Envelope, PowerAction, PowerArgs as WirePower,
+    ResourceType, TerminateArgs as WireTerminate, TerminateTarget, exit,
+};
+use serde_json::Value;
+
+use crate::follow::{CliError, exit_code_of, send_and_follow};
+use crate::{Global, output};
+
+#[derive(Debug, clap::Args)]
+pub struct PowerArgs {
+    #[arg(value_enum)]
+    pub action: PowerVerb,
+    pub project: String,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PowerVerb {
+    Start,
+    Stop,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TerminateArgs {
+    /// Resource id (repeat with --type and --region for each).
+    #[arg(long = "id")]
+    pub ids: Vec<String>,
+    #[arg(long = "type")]
+    pub kinds: Vec<ResourceType>,
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    /// A JSON array of scan records (`-` for stdin), e.g. from 'pockitect resources --json'.
+    #[arg(long)]
+    pub from_json: Option<PathBuf>,
+    /// Delete also resources not tagged as managed by Pockitect.
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be deleted, in order, and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep a final snapshot of RDS instances.
+    #[arg(long)]
+    pub final_snapshot: bool,
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    pub project: String,
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub final_snapshot: bool,
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+fn print_event(g: &Global, e: &Envelope) {
+    if g.json {
+        output::json_line(e);
+    } else if e.kind.ends_with("_progress") || e.kind == "terminate_skipped" {
+        eprintln!("{}", output::event_line(e));
+    }
+}
+
+fn finish(g: &Global, t: &Envelope) -> i32 {
+    if !g.json {
+        let m = t.message().unwrap_or("done");
+        if exit_code_of(t) == exit::SUCCESS {
+            out!("{m}");
+        } else {
+            eprintln!("{m}");
+        }
+    }
+    exit_code_of(t)
+}
+
+pub async fn power(g: &Global, bus: &Bus, a: PowerArgs) -> Result<i32, CliError> {
+    let action = match a.action {
+        PowerVerb::Start => PowerAction::Start,
+        PowerVerb::Stop => PowerAction::Stop,
+    };
+    let t = send_and_follow(
+        g,
+        bus,
+        &Command::Power(WirePower {
+            project: a.project,
+            action,
+        }),
+        |e| print_event(g, e),
+    )
+    .await?;
+    Ok(finish(g, &t))
+}
+
+fn read_targets(a: &TerminateArgs) -> Result<Vec<TerminateTarget>, CliError> {
+    let mut targets = Vec::new();
+    if let Some(path) = &a.from_json {
+        let text = if path.as_os_str() == "-" {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::Io(format!("read stdin: {e}")))?;
+            s
+        } else {
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::Io(format!("read '{}': {e}", path.display())))?
+        };
+        let list: Vec<TerminateTarget> = serde_json::from_str(&text).map_err(|e| {
+            CliError::Usage(format!(
+                "--from-json: expected a JSON array of records with id, type and region: {e}"
+            ))
+        })?;
+        targets.extend(list);
+    }
+    if a.ids.len() != a.kinds.len() || a.ids.len() != a.regions.len() {
+        return Err(CliError::Usage(
+            "give --id, --type and --region once for each resource".into(),
+        ));
+    }
+    for ((id, kind), region) in a.ids.iter().zip(&a.kinds).zip(&a.regions) {
+        targets.push(TerminateTarget {
+            id: id.clone(),
+            kind: *kind,
+            region: region.clone(),
+        });
+    }
+    if targets.is_empty() {
+        return Err(CliError::Usage(
+            "nothing to terminate: give --id/--type/--region or --from-json".into(),
+        ));
+    }
+    Ok(targets)
+}
+
+/// Prints the dry-run plan: each layer in order, then what is skipped and why.
+fn print_plan(data: &Value) {
+    let plan = &data["plan"];
+    let mut rows = Vec::new();
+    for (n, layer) in plan["layers"].as_array().into_iter().flatten().enumerate() {
+        for item in layer["items"].as_array().into_iter().flatten() {
+            let r = &item["record"];
+            let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+            rows.push(vec![
+                (n + 1).to_string(),
+                s(&r["type"]),
+                s(&r["id"]),
+                s(&r["region"]),
+                s(&r["name"]),
+            ]);
+        }
+    }
+    output::table(&["order", "type", "id", "region", "name"], &rows);
+    for s in plan["skipped"].as_array().into_iter().flatten() {
+        eprintln!(
+            "skip {} {}: {}",
+            s["record"]["type"].as_str().unwrap_or(""),
+            s["record"]["id"].as_str().unwrap_or(""),
+            s["reason"].as_str().unwrap_or("")
+        );
+    }
+}
+
+/// Dry run first, then the typed confirmation, then the real request.
+async fn confirm_then_run(
+    g: &Global,
+    bus: &Bus,
+    dry: Command,
+    real: Command,
+    word: &str,
+    yes: bool,
+    dry_only: bool,
+) -> Result<i32, CliError> {
+    let plan = send_and_follow(g, bus, &dry, |_| {}).await?;
+    if exit_code_of(&plan) != exit::SUCCESS {
+        return Ok(finish(g, &plan));
+    }
+    if g.json && dry_only {
+        output::json_line(&plan);
+        return Ok(exit::SUCCESS);
+    }
+    if !g.json {
+        print_plan(&plan.data);
+    }
+    if dry_only {
+        return Ok(exit::SUCCESS);
+    }
+    if plan.data["plan"]["layers"].as_array().is_none_or(|l| {
+        l.iter()
+            .all(|l| l["items"].as_array().is_none_or(Vec::is_empty))
+    }) {
+        eprintln!("nothing to delete");
+        return Ok(exit::SUCCESS);
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::Usage(
+                "deleting needs confirmation: pass --yes when not on a terminal".into(),
+            ));
+        }
+        let typed: String = dialoguer::Input::new()
+            .with_prompt(format!(
+                "This deletes the resources above. Type '{word}' to go on"
+            ))
+            .interact_text()
+            .map_err(|e| CliError::Io(e.to_string()))?;
+        if typed.trim() != word {
+            eprintln!("nothing deleted");
+            return Ok(exit::CANCELLED);
+        }
+    }
+    let t = send_and_follow(g, bus, &real, |e| print_event(g, e)).await?;
+    Ok(finish(g, &t))
+}
+
+pub async fn terminate(g: &Global, bus: &Bus, a: TerminateArgs) -> Result<i32, CliError> {
+    let targets = read_targets(&a)?;
+    let mk = |dry_run| {
+        Command::Terminate(WireTerminate {
+            targets: targets.clone(),
+            force: a.force,
+            dry_run,
+            final_snapshot: a.final_snapshot,
+        })
+    };
+    let word = targets.len().to_string();
+    confirm_then_run(g, bus, mk(true), mk(false), &word, a.yes, a.dry_run).await
+}
+
+pub async fn destroy(g: &Global, bus: &Bus, a: DestroyArgs) -> Result<i32, CliError> {
+    let mk = |dry_run| {
+        Command::Destroy(WireDestroy {
+            project: a.project.clone(),
+            force: a.force,
+            dry_run,
+            final_snapshot: a.final_snapshot,
+        })
+    };
+    confirm_then_run(g, bus, mk(true), mk(false), &a.project, a.yes, a.dry_run).await
+}
