@@ -90,6 +90,8 @@ pub enum Commands {
     Terminate(cmd::operate::TerminateArgs),
     /// Delete everything a project owns; the blueprint stays.
     Destroy(cmd::operate::DestroyArgs),
+    /// Describe deployed projects' resources now and update their blueprints.
+    Refresh(cmd::operate::RefreshArgs),
     /// Show a project's parts, their status and ids.
     Status(cmd::deploy::StatusArgs),
     /// Print shell completions.
@@ -127,6 +129,7 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Plan(a) => cmd::deploy::plan(g, bus, a).await,
         Commands::Deploy(a) => cmd::deploy::deploy(g, bus, a).await,
         Commands::Status(a) => cmd::deploy::status(g, bus, a).await,
+        Commands::Refresh(a) => cmd::operate::refresh(g, bus, a).await,
         Commands::Power(a) => cmd::operate::power(g, bus, a).await,
         Commands::Terminate(a) => cmd::operate::terminate(g, bus, a).await,
         Commands::Destroy(a) => cmd::operate::destroy(g, bus, a).await,

@@ -31,3 +31,38 @@ pub async fn run(daemon: Arc<Daemon>, token: CancellationToken) {
         }
     }
 }
+
+/// Every `refresh_interval`, enqueues one `refresh` for the whole pool: the request id names
+/// the time slot, so when several daemons enqueue it the bus keeps only the first.
+pub async fn periodic_refresh(daemon: Arc<Daemon>, token: CancellationToken) {
+    let Some(every) = daemon.settings.refresh_interval else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await; // not at start: the first scan or deploy comes first
+    loop {
+        tokio::select! {
+            biased;
+            _ = token.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let slot =
+            chrono::Utc::now().timestamp() / i64::try_from(every.as_secs().max(1)).unwrap_or(60);
+        let Ok(id) = pockitect_proto::RequestId::parse(&format!("refresh-{slot}")) else {
+            continue;
+        };
+        let cmd = pockitect_proto::Command::Refresh(pockitect_proto::RefreshArgs::default());
+        let env = pockitect_proto::Envelope {
+            v: pockitect_proto::PROTOCOL_VERSION,
+            kind: cmd.kind().to_owned(),
+            request_id: Some(id),
+            project_id: None,
+            data: cmd.data(),
+            status: None,
+            ts: chrono::Utc::now(),
+        };
+        if let Err(e) = daemon.bus.enqueue(&env).await {
+            tracing::warn!(error = %e, "could not schedule a refresh");
+        }
+    }
+}

@@ -101,6 +101,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     }
     tracker.spawn(bridge::run(daemon.clone(), shutdown.clone()));
     let beat = tokio::spawn(heartbeat::run(daemon.clone(), shutdown.clone()));
+    tracker.spawn(heartbeat::periodic_refresh(
+        daemon.clone(),
+        shutdown.clone(),
+    ));
     tracker.close();
     tracing::info!(daemon = %daemon.settings.daemon_id, "pockitectd ready");
     tracker.wait().await;

@@ -45,6 +45,9 @@ pub struct Args {
     /// Directory of the rotating log file.
     #[arg(long, env = "POCKITECT_LOG_DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Seconds between automatic refreshes of deployed projects (0: never).
+    #[arg(long, env = "POCKITECT_REFRESH_INTERVAL")]
+    pub refresh_interval: Option<u64>,
     /// Where private keys of generated key pairs are written (mode 0600).
     #[arg(long, env = "POCKITECT_KEY_DIR")]
     pub key_dir: Option<PathBuf>,
@@ -76,6 +79,7 @@ struct FileConfig {
     log_dir: Option<PathBuf>,
     key_dir: Option<PathBuf>,
     secrets_dir: Option<PathBuf>,
+    refresh_interval: Option<u64>,
     daemon_id: Option<String>,
 }
 
@@ -95,6 +99,8 @@ pub struct Settings {
     pub log_dir: Option<PathBuf>,
     pub key_dir: PathBuf,
     pub secrets_dir: PathBuf,
+    /// Automatic refresh period; None disables it.
+    pub refresh_interval: Option<Duration>,
     pub daemon_id: String,
     /// Used instead of the AWS credential chain when set (tests, `pockitect login`).
     pub aws_static_credentials: Option<pockitect_aws::StaticCredentials>,
@@ -144,6 +150,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("."))
                 .join(".ssh/pockitect"),
             secrets_dir: pockitect_blueprint::SecretStore::default_dir(),
+            refresh_interval: Some(Duration::from_secs(60)),
             daemon_id: format!(
                 "{}-{}",
                 gethostname::gethostname().to_string_lossy(),
@@ -200,6 +207,11 @@ impl Settings {
                 .secrets_dir
                 .or(file.secrets_dir)
                 .unwrap_or(d.secrets_dir),
+            refresh_interval: match args.refresh_interval.or(file.refresh_interval) {
+                Some(0) => None,
+                Some(n) => Some(Duration::from_secs(n)),
+                None => d.refresh_interval,
+            },
             daemon_id: args.daemon_id.or(file.daemon_id).unwrap_or(d.daemon_id),
             aws_static_credentials: None,
             aws_home_region: None,
@@ -219,7 +231,7 @@ fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
         .with_context(|| format!("read config file '{}'", path.display()))?;
     toml::from_str(&text).with_context(|| {
         format!(
-            "read config file '{}' (known keys: redis_url, prefix, workers, projects_dir, cache_dir, aws_endpoint_url, lease_secs, scan_concurrency, heartbeat_secs, grace_secs, log_dir, key_dir, secrets_dir, daemon_id)",
+            "read config file '{}' (known keys: redis_url, prefix, workers, projects_dir, cache_dir, aws_endpoint_url, lease_secs, scan_concurrency, heartbeat_secs, grace_secs, log_dir, key_dir, secrets_dir, refresh_interval, daemon_id)",
             path.display()
         )
     })

@@ -315,3 +315,61 @@ async fn power_stop_start_and_destroy_leave_only_what_is_not_the_projects() {
     assert!(stored["compute"]["instance_id"].is_null());
     assert_eq!(stored["compute"]["status"], "pending");
 }
+
+#[tokio::test]
+async fn refresh_sees_an_instance_stopped_behind_pockitects_back() {
+    let env = Env::new().await;
+    let _d = env.daemon("d", 2);
+    env.wait_daemons(1).await;
+    let mut bp = blueprint("e2e-drift");
+    bp["data"]["db"] = json!({"status": "skipped"});
+    let file = env.dir.path().join("drift.json");
+    std::fs::write(&file, bp.to_string()).unwrap();
+    let out = env
+        .cli()
+        .arg("deploy")
+        .arg(&file)
+        .args(["--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let path = env.dir.path().join("projects/e2e-drift.json");
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let instance = stored["compute"]["instance_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Stopped in "the console" (boto3 straight at moto), not through Pockitect.
+    let script = format!(
+        "import boto3; boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='x', aws_secret_access_key='x').stop_instances(InstanceIds=['{instance}'])",
+        env.moto.endpoint()
+    );
+    assert!(
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let out = env
+        .cli()
+        .args(["refresh", "e2e-drift", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    let change = lines
+        .iter()
+        .find(|l| l["type"] == "resource_changed")
+        .expect("a resource_changed event");
+    assert_eq!(change["data"]["id"], instance.as_str());
+    assert_eq!(change["data"]["to"], "stopped");
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(stored["compute"]["status"], "stopped");
+}

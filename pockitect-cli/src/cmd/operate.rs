@@ -247,3 +247,22 @@ pub async fn destroy(g: &Global, bus: &Bus, a: DestroyArgs) -> Result<i32, CliEr
     };
     confirm_then_run(g, bus, mk(true), mk(false), &a.project, a.yes, a.dry_run).await
 }
+
+#[derive(Debug, clap::Args)]
+pub struct RefreshArgs {
+    /// One project (default: every deployed one).
+    pub project: Option<String>,
+}
+
+pub async fn refresh(g: &Global, bus: &Bus, a: RefreshArgs) -> Result<i32, CliError> {
+    let cmd = Command::Refresh(pockitect_proto::RefreshArgs { project: a.project });
+    let t = send_and_follow(g, bus, &cmd, |e| {
+        if g.json {
+            output::json_line(e);
+        } else if e.kind == "resource_changed" {
+            eprintln!("{}", e.message().unwrap_or_default());
+        }
+    })
+    .await?;
+    Ok(finish(g, &t))
+}

@@ -5,6 +5,7 @@ mod deploy;
 mod info;
 mod operate;
 mod projects;
+mod refresh;
 mod scan;
 
 use pockitect_proto::{Command, ErrorCode, Status, event_type};
@@ -80,13 +81,6 @@ pub async fn handle(
         Command::Power(args) => operate::power(args, daemon, events, cancel).await,
         Command::Terminate(args) => operate::terminate(args, daemon, events, cancel).await,
         Command::Destroy(args) => operate::destroy(args, daemon, events, cancel).await,
-        other @ Command::Refresh(_) => Err(HandlerError::new(
-            ErrorCode::UnknownCommand,
-            format!(
-                "run '{}': this daemon (version {}) does not support it yet; upgrade pockitectd",
-                other.kind(),
-                env!("CARGO_PKG_VERSION")
-            ),
-        )),
+        Command::Refresh(args) => refresh::refresh(args, daemon, events).await,
     }
 }

@@ -24,7 +24,7 @@ fn load(daemon: &Daemon, slug: &str) -> Result<Blueprint, HandlerError> {
 }
 
 /// The resources a blueprint records, as terminate targets.
-fn recorded_targets(bp: &Blueprint) -> Vec<TerminateTarget> {
+pub(super) fn recorded_targets(bp: &Blueprint) -> Vec<TerminateTarget> {
     let doc = serde_json::to_value(bp).unwrap_or_default();
     let region = bp.region().to_owned();
     let s = |path: &[&str]| -> Option<String> {
