@@ -11,6 +11,7 @@ mod heartbeat;
 pub mod logging;
 mod settings;
 mod state;
+mod watcher;
 mod worker;
 
 use std::sync::Arc;
@@ -100,6 +101,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         tracker.spawn(worker::listen(daemon.clone(), n, shutdown.clone()));
     }
     tracker.spawn(bridge::run(daemon.clone(), shutdown.clone()));
+    tracker.spawn(watcher::run(daemon.clone(), shutdown.clone()));
     let beat = tokio::spawn(heartbeat::run(daemon.clone(), shutdown.clone()));
     tracker.spawn(heartbeat::periodic_refresh(
         daemon.clone(),

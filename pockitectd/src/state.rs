@@ -20,6 +20,9 @@ pub struct Daemon {
     pub estate: Estate,
     pub projects: ProjectStore,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
+    /// Content hash of each blueprint file as last written or seen, so the watcher can tell
+    /// the daemon's own writes from hand edits.
+    project_hashes: Mutex<HashMap<String, u64>>,
     handled: AtomicU64,
     started_at: DateTime<Utc>,
 }
@@ -44,6 +47,7 @@ impl Daemon {
             estate,
             projects,
             in_flight: Mutex::new(HashMap::new()),
+            project_hashes: Mutex::new(HashMap::new()),
             handled: AtomicU64::new(0),
             started_at: Utc::now(),
         }
@@ -64,6 +68,28 @@ impl Daemon {
         // A panic while holding this lock cannot leave the map half-updated (single inserts
         // and removes), so a poisoned lock is still safe to use.
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a blueprint file's content hash; false when it was already the known one.
+    pub fn remember_project(&self, slug: &str, hash: u64) -> bool {
+        let mut map = self
+            .project_hashes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.insert(slug.to_owned(), hash) != Some(hash)
+    }
+
+    /// Saves a blueprint atomically and remembers its content, so the watcher does not
+    /// announce the daemon's own write.
+    pub fn save_project(
+        &self,
+        bp: &pockitect_blueprint::Blueprint,
+    ) -> Result<std::path::PathBuf, pockitect_blueprint::Error> {
+        let path = self.projects.save(bp)?;
+        if let Ok(bytes) = std::fs::read(&path) {
+            self.remember_project(&bp.slug(), crate::watcher::content_hash(&bytes));
+        }
+        Ok(path)
     }
 
     pub fn heartbeat(&self) -> DaemonHeartbeat {

@@ -109,6 +109,12 @@ async fn deploy_through_the_daemon_writes_back_ids_and_a_second_deploy_creates_n
     let log = std::fs::read_to_string(&_d.log).unwrap();
     assert!(!log.contains(&password), "password leaked into the log");
 
+    // The daemon's own write-backs are not announced as hand edits.
+    assert!(
+        !events.contains("project_updated"),
+        "the daemon's own writes echoed"
+    );
+
     // A second deploy by slug adopts or keeps everything.
     let out = env
         .cli()

@@ -422,6 +422,20 @@ impl Bus {
         Ok(n == 1)
     }
 
+    /// True for the first caller to claim `key` (under the prefix) within `ttl`: lets one
+    /// daemon of a pool announce something all of them noticed.
+    pub async fn first_to_claim(&self, key: &str, ttl: Duration) -> Result<bool, BusError> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys().seen(key))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(set.is_some())
+    }
+
     /// Asks the handler of `request_id` to stop at its next safe point.
     pub async fn request_cancel(&self, request_id: &RequestId) -> Result<(), BusError> {
         let () = self

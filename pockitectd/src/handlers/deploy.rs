@@ -5,7 +5,7 @@
 use pockitect_aws::deploy::{
     self, DbPassword, DeployEvent, DeployOptions, DeploySink, Outcome as DeployOutcome,
 };
-use pockitect_blueprint::{Blueprint, ProjectStore, SecretStore, ValidationContext, validate};
+use pockitect_blueprint::{Blueprint, SecretStore, ValidationContext, validate};
 use pockitect_proto::{BlueprintRef, DeployArgs, ErrorCode, Status};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +34,7 @@ fn load(
             if save_inline {
                 // The store is where ids are written back. Ids the sent file lacks are not
                 // lost: the engine finds those resources again by their tags.
-                daemon.projects.save(&bp).map_err(|e| {
+                daemon.save_project(&bp).map_err(|e| {
                     HandlerError::new(
                         ErrorCode::Internal,
                         format!("save the blueprint into the project store: {e}"),
@@ -86,7 +86,7 @@ pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, Hand
 
 struct Sink<'a> {
     events: &'a Events,
-    store: &'a ProjectStore,
+    daemon: &'a Daemon,
 }
 
 impl DeploySink for Sink<'_> {
@@ -101,7 +101,7 @@ impl DeploySink for Sink<'_> {
     }
 
     async fn blueprint_changed(&self, bp: &Blueprint) {
-        if let Err(e) = self.store.save(bp) {
+        if let Err(e) = self.daemon.save_project(bp) {
             tracing::warn!(project = %bp.slug(), error = %e, "could not write the blueprint back");
         }
     }
@@ -135,10 +135,7 @@ pub async fn deploy(
         }
         opts.db_password = Some(DbPassword::new(password));
     }
-    let sink = Sink {
-        events,
-        store: &daemon.projects,
-    };
+    let sink = Sink { events, daemon };
     let report = deploy::deploy(&daemon.aws, bp, opts, &sink)
         .await
         .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;

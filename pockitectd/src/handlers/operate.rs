@@ -373,7 +373,7 @@ pub async fn destroy(
         && status == Status::Success
         && let Some(fresh) = reset(&bp)
     {
-        daemon.projects.save(&fresh).map_err(|e| {
+        daemon.save_project(&fresh).map_err(|e| {
             HandlerError::new(ErrorCode::Internal, format!("reset the blueprint: {e}"))
         })?;
         data["message"] = json!(format!(

@@ -100,7 +100,7 @@ async fn refresh_one(
     let fresh = pockitect_blueprint::from_value(doc)
         .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?;
     if serde_json::to_value(&fresh).ok() != serde_json::to_value(&bp).ok() {
-        daemon.projects.save(&fresh).map_err(|e| {
+        daemon.save_project(&fresh).map_err(|e| {
             HandlerError::new(ErrorCode::Internal, format!("write back '{slug}': {e}"))
         })?;
     }

@@ -1,6 +1,7 @@
 //! The daemon driven in-process through `run`, against a real redis-server and moto_server.
 
 mod robustness;
+mod watcher;
 
 use std::time::Duration;
 
