@@ -76,6 +76,8 @@ pub enum Commands {
     Cancel(cmd::watch::CancelArgs),
     /// Check Redis, the daemons and the AWS identity they use.
     Doctor,
+    /// Write a new blueprint: a short wizard, or flags alone with --yes.
+    New(cmd::new::NewArgs),
     /// Validate blueprint files (no daemon or AWS needed).
     Validate(cmd::validate::ValidateArgs),
     /// List the daemon's projects.
@@ -102,6 +104,7 @@ pub enum Commands {
 pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Commands::Validate(a) => cmd::validate::run(&cli.global, a),
+        Commands::New(a) => cmd::new::run(&cli.global, a),
         Commands::Completions(a) => cmd::completions::run(a),
         command => match connect(&cli.global).await {
             Ok(bus) => dispatch(&cli.global, &bus, command).await,
@@ -133,7 +136,7 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Power(a) => cmd::operate::power(g, bus, a).await,
         Commands::Terminate(a) => cmd::operate::terminate(g, bus, a).await,
         Commands::Destroy(a) => cmd::operate::destroy(g, bus, a).await,
-        Commands::Validate(_) | Commands::Completions(_) => Ok(exit::SUCCESS),
+        Commands::Validate(_) | Commands::New(_) | Commands::Completions(_) => Ok(exit::SUCCESS),
     }
 }
 

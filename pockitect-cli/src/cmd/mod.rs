@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod deploy;
 pub mod doctor;
+pub mod new;
 pub mod operate;
 pub mod projects;
 pub mod resources;

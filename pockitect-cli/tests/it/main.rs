@@ -86,3 +86,58 @@ fn resources_type_filter_rejects_unknown_types_with_the_list() {
         .code(2)
         .stderr(predicate::str::contains("s3_bucket"));
 }
+
+#[test]
+fn new_with_flags_writes_a_valid_blueprint_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let projects = dir.path().join("projects");
+    let args = [
+        "new",
+        "--name",
+        "Brenden's Blog",
+        "--region",
+        "eu-west-1",
+        "--db",
+        "postgres",
+        "--port",
+        "22,443",
+        "--yes",
+        "--projects-dir",
+        projects.to_str().unwrap(),
+    ];
+    pockitect().args(args).assert().success();
+    let path = projects.join("brendens-blog.json");
+    let bp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(bp["project"]["slug"], "brendens-blog");
+    assert_eq!(bp["project"]["region"], "eu-west-1");
+    assert_eq!(bp["data"]["db"]["engine"], "postgres");
+    assert!(bp["data"]["db"]["password"].is_null());
+    assert_eq!(bp["network"]["rules"].as_array().unwrap().len(), 2);
+    pockitect().arg("validate").arg(&path).assert().success();
+    // SSH open to the world is a warning, not an error.
+    pockitect()
+        .args(args)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--force"));
+}
+
+#[test]
+fn new_refuses_bad_answers_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    pockitect()
+        .args([
+            "new",
+            "--name",
+            "x",
+            "--region",
+            "moon-1",
+            "--yes",
+            "--projects-dir",
+        ])
+        .arg(dir.path())
+        .assert()
+        .code(pockitect_proto::exit::INVALID)
+        .stderr(predicate::str::contains("project.region"));
+}
