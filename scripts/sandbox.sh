@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole job against a local sandbox: installs redis-server and moto when missing, starts
 # them and the daemon in the background, seeds a small demo estate in the AWS emulator, scans
-# every region and shows what it found. `scripts/sandbox.sh stop` stops everything it started.
+# every region and shows what it found, then deploys projects/example-blog.json and shows it.
+# `scripts/sandbox.sh stop` stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -59,8 +60,10 @@ if [ ! -f "$state/seeded" ]; then
 fi
 
 if ! alive pockitectd; then
-  nohup target/release/pockitectd --projects-dir "$root/projects" --cache-dir "$state/cache" \
-    --log-dir "$state/logs" >"$state/pockitectd.log" 2>&1 &
+  # Sandbox state (blueprint write-backs, keys, secrets) stays under .sandbox/, not in the repo.
+  nohup target/release/pockitectd --projects-dir "$state/projects" --cache-dir "$state/cache" \
+    --log-dir "$state/logs" --key-dir "$state/keys" --secrets-dir "$state/secrets" \
+    >"$state/pockitectd.log" 2>&1 &
   echo $! >"$state/pockitectd.pid"
 fi
 
@@ -74,6 +77,11 @@ echo
 $pockitect scan
 echo
 $pockitect resources --project demo
+echo
+echo "deploying the example blueprint projects/example-blog.json into the sandbox…" >&2
+$pockitect deploy projects/example-blog.json --yes
+echo
+$pockitect status example-blog
 cat <<MSG
 
 The sandbox keeps running. Try, with the same environment:
