@@ -2,6 +2,7 @@
 //! deploy creating nothing, resume after a crash, failure midway, rollback, plan, the key file's
 //! mode, the database password kept out of everything serialised.
 
+use crate::aws_for;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -9,7 +10,7 @@ use pockitect_aws::deploy::{
     self, Action, DbPassword, DeployError, DeployEvent, DeployOptions, DeployReport, DeploySink,
     Outcome, Resource, StepState,
 };
-use pockitect_aws::{Aws, AwsSettings, StaticCredentials};
+use pockitect_aws::{Aws, AwsSettings};
 use pockitect_blueprint::{
     Blueprint, Bucket, CertificateMode, Database, DbEngine, KeyPairMode, Protocol, Rule,
     SectionStatus, ValidationContext, VpcEnv, VpcMode, validate,
@@ -18,20 +19,6 @@ use pockitect_testkit::{MotoServer, unique};
 
 const REGION: &str = "us-east-2";
 const PASSWORD: &str = "Sup3r-Secret-Pa55word";
-
-async fn aws_for(moto: &MotoServer) -> Aws {
-    Aws::load(AwsSettings {
-        endpoint_url: Some(moto.endpoint().into()),
-        home_region: "us-east-1".into(),
-        profile: None,
-        max_attempts: 3,
-        static_credentials: Some(StaticCredentials {
-            access_key_id: "testing".into(),
-            secret_access_key: "testing".into(),
-        }),
-    })
-    .await
-}
 
 /// Network new + database + bucket + generated key pair + instance role.
 fn full_blueprint() -> Blueprint {

@@ -1,3 +1,21 @@
 mod deploy;
 mod power;
 mod terminate;
+
+use pockitect_aws::{Aws, AwsSettings, StaticCredentials};
+use pockitect_testkit::MotoServer;
+
+/// The AWS engine pointed at a test's own moto server, with moto's fake keys.
+pub async fn aws_for(moto: &MotoServer) -> Aws {
+    Aws::load(AwsSettings {
+        endpoint_url: Some(moto.endpoint().into()),
+        home_region: "us-east-1".into(),
+        profile: None,
+        max_attempts: 3,
+        static_credentials: Some(StaticCredentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }),
+    })
+    .await
+}

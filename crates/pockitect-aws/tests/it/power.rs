@@ -2,30 +2,17 @@
 //! instance with the states checked in moto; refresh seeing an instance stopped behind
 //! Pockitect's back and deleted resources as gone.
 
+use crate::aws_for;
 use std::sync::Mutex;
 
 use aws_sdk_ec2::types::InstanceType;
 use pockitect_aws::power::{self, PowerOutcome, PowerResult, PowerSink};
-use pockitect_aws::{Aws, AwsSettings, StaticCredentials, refresh};
+use pockitect_aws::{Aws, refresh};
 use pockitect_proto::{PowerAction, ResourceType, TerminateTarget};
 use pockitect_testkit::{MotoServer, unique};
 use tokio_util::sync::CancellationToken;
 
 const REGION: &str = "us-east-1";
-
-async fn aws_for(moto: &MotoServer) -> Aws {
-    Aws::load(AwsSettings {
-        endpoint_url: Some(moto.endpoint().into()),
-        home_region: "us-east-1".into(),
-        profile: None,
-        max_attempts: 3,
-        static_credentials: Some(StaticCredentials {
-            access_key_id: "testing".into(),
-            secret_access_key: "testing".into(),
-        }),
-    })
-    .await
-}
 
 fn target(kind: ResourceType, id: &str) -> TerminateTarget {
     TerminateTarget {

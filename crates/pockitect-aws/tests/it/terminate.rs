@@ -3,6 +3,7 @@
 //! protected), a versioned bucket, an IAM role in an instance profile with policies, and a
 //! whole seeded project found by its tags.
 
+use crate::aws_for;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,27 +15,13 @@ use aws_sdk_ec2::types::{
 use pockitect_aws::terminate::{
     self, Outcome, SkipKind, TerminateAction, TerminateOptions, TerminateSink,
 };
-use pockitect_aws::{Aws, AwsSettings, StaticCredentials, refresh};
+use pockitect_aws::{Aws, refresh};
 use pockitect_proto::tags::{MANAGED, PROJECT, PROTECT};
 use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
 use pockitect_testkit::{MotoServer, unique};
 use tokio_util::sync::CancellationToken;
 
 const REGION: &str = "us-east-1";
-
-async fn aws_for(moto: &MotoServer) -> Aws {
-    Aws::load(AwsSettings {
-        endpoint_url: Some(moto.endpoint().into()),
-        home_region: "us-east-1".into(),
-        profile: None,
-        max_attempts: 3,
-        static_credentials: Some(StaticCredentials {
-            access_key_id: "testing".into(),
-            secret_access_key: "testing".into(),
-        }),
-    })
-    .await
-}
 
 /// Quick passes for tests: moto answers at once.
 fn opts(project: Option<&str>, force: bool) -> TerminateOptions {
