@@ -22,7 +22,7 @@ pub struct Daemon {
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Content hash of each blueprint file as last written or seen, so the watcher can tell
     /// the daemon's own writes from hand edits.
-    project_hashes: Mutex<HashMap<String, u64>>,
+    project_hashes: Mutex<HashMap<String, std::collections::VecDeque<u64>>>,
     handled: AtomicU64,
     started_at: DateTime<Utc>,
 }
@@ -70,26 +70,35 @@ impl Daemon {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a blueprint file's content hash; false when it was already the known one.
+    /// Records a blueprint file's content hash; false when it is one of the recent known ones
+    /// (the daemon wrote it, or it was already seen). Several recent hashes are kept because a
+    /// deploy writes in quick succession and the watcher may read an older one after a newer
+    /// one was recorded.
     pub fn remember_project(&self, slug: &str, hash: u64) -> bool {
         let mut map = self
             .project_hashes
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        map.insert(slug.to_owned(), hash) != Some(hash)
+        let recent = map.entry(slug.to_owned()).or_default();
+        if recent.contains(&hash) {
+            return false;
+        }
+        if recent.len() >= 32 {
+            recent.pop_front();
+        }
+        recent.push_back(hash);
+        true
     }
 
-    /// Saves a blueprint atomically and remembers its content, so the watcher does not
-    /// announce the daemon's own write.
+    /// Saves a blueprint atomically, remembering its content *before* the file appears, so
+    /// the watcher never mistakes the daemon's own write for a hand edit.
     pub fn save_project(
         &self,
         bp: &pockitect_blueprint::Blueprint,
     ) -> Result<std::path::PathBuf, pockitect_blueprint::Error> {
-        let path = self.projects.save(bp)?;
-        if let Ok(bytes) = std::fs::read(&path) {
-            self.remember_project(&bp.slug(), crate::watcher::content_hash(&bytes));
-        }
-        Ok(path)
+        let text = pockitect_blueprint::to_json_pretty(bp)?;
+        self.remember_project(&bp.slug(), crate::watcher::content_hash(text.as_bytes()));
+        self.projects.save(bp)
     }
 
     pub fn heartbeat(&self) -> DaemonHeartbeat {
