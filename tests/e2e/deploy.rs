@@ -193,20 +193,7 @@ async fn power_stop_start_and_destroy_leave_only_what_is_not_the_projects() {
     let _d = env.daemon("d", 2);
     env.wait_daemons(1).await;
     // Someone else's instance (another project) and the default VPC must survive the destroy.
-    let seeded = std::process::Command::new("python3")
-        .args([
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/seed_moto.py"),
-            "--endpoint",
-            env.moto.endpoint(),
-            "--regions",
-            "us-east-1",
-            "--project",
-            "other",
-        ])
-        .output()
-        .unwrap();
-    assert!(seeded.status.success());
-    let other: Value = serde_json::from_slice(&seeded.stdout).unwrap();
+    let other = env.seed("us-east-1", "other");
     let other_instance = other["us-east-1"]["ec2_instance"][0]
         .as_str()
         .unwrap()

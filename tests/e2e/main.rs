@@ -39,6 +39,30 @@ impl Env {
         }
     }
 
+    /// Seeds moto with one of every resource type per region, tagged for `project`
+    /// (scripts/seed_moto.py, boto3), and returns the ids it created per region and type.
+    pub fn seed(&self, regions: &str, project: &str) -> serde_json::Value {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/seed_moto.py");
+        let out = Command::new("python3")
+            .args([
+                script,
+                "--endpoint",
+                self.moto.endpoint(),
+                "--regions",
+                regions,
+                "--project",
+                project,
+            ])
+            .output()
+            .expect("python3 runs the seed script");
+        assert!(
+            out.status.success(),
+            "seeding failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the seed script prints JSON")
+    }
+
     /// Starts a daemon process; killed on drop.
     pub fn daemon(&self, name: &str, workers: usize) -> Daemon {
         let log = self.dir.path().join(format!("{name}.log"));

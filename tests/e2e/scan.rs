@@ -1,39 +1,15 @@
 //! A scan of a seeded moto through the daemon and the CLI.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use pockitect_proto::{ResourceRecord, ResourceType};
 
 use crate::Env;
 
-/// Seeds moto with one of every resource type in two regions (scripts/seed_moto.py, boto3).
-fn seed(env: &Env, regions: &str) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/seed_moto.py");
-    let out = Command::new("python3")
-        .args([
-            script,
-            "--endpoint",
-            env.moto.endpoint(),
-            "--regions",
-            regions,
-            "--project",
-            "seeded",
-        ])
-        .output()
-        .expect("python3 runs the seed script");
-    assert!(
-        out.status.success(),
-        "seeding failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 #[tokio::test]
 async fn scan_finds_every_seeded_resource_with_type_region_and_tags() {
     let env = Env::new().await;
-    let seeded = seed(&env, "us-east-1,eu-west-1");
+    let seeded = env.seed("us-east-1,eu-west-1", "seeded");
     let _d = env.daemon("d", 2);
     env.wait_daemons(1).await;
 

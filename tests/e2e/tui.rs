@@ -107,29 +107,6 @@ impl Drop for Tmux {
     }
 }
 
-/// Seeds moto in one region (scripts/seed_moto.py) and returns the ids it created.
-fn seed(env: &Env, regions: &str) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/seed_moto.py");
-    let out = Process::new("python3")
-        .args([
-            script,
-            "--endpoint",
-            env.moto.endpoint(),
-            "--regions",
-            regions,
-            "--project",
-            "seeded",
-        ])
-        .output()
-        .expect("python3 runs the seed script");
-    assert!(
-        out.status.success(),
-        "seeding failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn sh_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
 }
@@ -148,7 +125,7 @@ fn has_row(screen: &str, words: &[&str]) -> bool {
 #[tokio::test]
 async fn the_console_shows_resources_activity_and_daemons_and_quits() {
     let env = Env::new().await;
-    let seeded = seed(&env, "us-east-1");
+    let seeded = env.seed("us-east-1", "seeded");
     let vpc = seeded["us-east-1"]["vpc"][0]
         .as_str()
         .expect("the seed made a vpc")
