@@ -1,6 +1,7 @@
 //! Scan benchmark (not a test): seeds a real moto_server with ≥1,000 resources over 8 regions,
-//! then times a full scan, first straight against moto, then through a forwarder that adds
-//! 150 ms to every AWS call (moto answers in microseconds; real AWS calls take about that).
+//! then times a full scan, first straight against moto, then through the testkit's `DelayProxy`,
+//! which adds 150 ms to every AWS call (moto answers in microseconds; real AWS calls take about
+//! that).
 //!
 //!   cargo bench -p pockitectd --bench scan            (POCKITECT_BENCH_COPIES=8 by default)
 
@@ -9,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use pockitect_aws::scan::{ScanRequest, scan};
 use pockitect_aws::{Aws, AwsSettings, StaticCredentials};
-use pockitect_testkit::MotoServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use pockitect_testkit::{DelayProxy, MotoServer};
 
 const REGIONS: [&str; 8] = [
     "us-east-1",
@@ -23,45 +22,6 @@ const REGIONS: [&str; 8] = [
     "ap-southeast-1",
     "ap-northeast-1",
 ];
-
-/// Forwards TCP to `target`, holding each client→server read for `delay` first: every HTTP
-/// request (one write from the SDK) pays the delay once.
-async fn delaying_forwarder(target: String, delay: Duration) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind forwarder");
-    let addr = listener.local_addr().expect("forwarder address");
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let target = target.clone();
-            tokio::spawn(async move {
-                let Ok(server) = TcpStream::connect(&target).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let up = async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        tokio::time::sleep(delay).await;
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let down = async move {
-                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                };
-                tokio::join!(up, down);
-            });
-        }
-    });
-    format!("http://{addr}")
-}
 
 async fn run_scan(endpoint: &str, concurrency: usize) -> (usize, Duration, usize) {
     let aws = Aws::load(AwsSettings {
@@ -123,15 +83,12 @@ async fn main() {
     );
     eprintln!("seeded in {:.1}s", t.elapsed().as_secs_f64());
 
-    let hostport = moto.endpoint().trim_start_matches("http://").to_owned();
+    let slow = DelayProxy::start(moto.endpoint(), Duration::from_millis(150));
     println!("| setup | concurrency | resources | wall time | resources/s | errors |");
     println!("|---|---|---|---|---|---|");
     for (label, endpoint) in [
         ("moto direct", moto.endpoint().to_owned()),
-        (
-            "moto + 150 ms/call",
-            delaying_forwarder(hostport.clone(), Duration::from_millis(150)).await,
-        ),
+        ("moto + 150 ms/call", slow.endpoint()),
     ] {
         for concurrency in [4, 16, 64] {
             let (n, took, errors) = run_scan(&endpoint, concurrency).await;

@@ -1,8 +1,13 @@
 //! Test support: starts a real `redis-server` and a real `moto_server` (the AWS emulator) on
 //! free loopback ports for a test, or uses `POCKITECT_TEST_REDIS_URL` /
 //! `POCKITECT_TEST_AWS_ENDPOINT` when set; finds the workspace's built binaries; polls for
-//! conditions with a deadline. A missing server is a test failure that says how to install it,
-//! never a silent skip.
+//! conditions with a deadline; puts a [`DelayProxy`] in front of a server to make it as slow as
+//! the real service. A missing server is a test failure that says how to install it, never a
+//! silent skip.
+
+mod proxy;
+
+pub use proxy::DelayProxy;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
