@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Pockitect's sandbox and tests need and a fresh machine lacks:
-# redis-server (Debian package) and moto's server (PyPI). Safe to run again.
+# redis-server (Debian package), moto's server (PyPI), and a private Secret Service for the
+# keyring tests (dbus-daemon + gnome-keyring, Debian packages). Safe to run again.
 set -euo pipefail
 
 sudo_if_needed() {
@@ -14,13 +15,20 @@ if ! command -v redis-server >/dev/null 2>&1; then
   # Debian starts a system-wide instance on 6379; Pockitect's tests start their own.
 fi
 
+if ! command -v gnome-keyring-daemon >/dev/null 2>&1 || ! command -v dbus-daemon >/dev/null 2>&1; then
+  echo "installing dbus + gnome-keyring (Debian packages, for the OS keyring tests)…" >&2
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq dbus-daemon gnome-keyring >/dev/null
+fi
+
 if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto, flask, flask_cors' >/dev/null 2>&1; then
   echo "installing moto[server] (PyPI)…" >&2
   python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
   hash -r
 fi
 
-command -v redis-server >/dev/null && command -v moto_server >/dev/null || {
-  echo "error: redis-server or moto_server still missing after install; check PATH" >&2
+command -v redis-server >/dev/null && command -v moto_server >/dev/null \
+  && command -v gnome-keyring-daemon >/dev/null && command -v dbus-daemon >/dev/null || {
+  echo "error: redis-server, moto_server, dbus-daemon or gnome-keyring-daemon still missing after install; check PATH" >&2
   exit 1
 }

@@ -23,6 +23,8 @@ pub enum CliError {
     #[error("{0}")]
     Io(String),
     #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
     Bus(#[from] pockitect_bus::BusError),
 }
 
@@ -34,6 +36,7 @@ impl CliError {
             CliError::Invalid(_) => exit::INVALID,
             CliError::Timeout(_) => exit::TIMEOUT,
             CliError::Io(_) => exit::FAILURE,
+            CliError::NotFound(_) => exit::NOT_FOUND,
         }
     }
 }

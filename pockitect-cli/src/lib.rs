@@ -60,6 +60,10 @@ pub struct Global {
     /// Give up waiting after this many seconds (the request goes on; follow it with 'watch').
     #[arg(long, global = true, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Where database passwords are kept: auto (the OS keyring, else 0600 files in
+    /// $POCKITECT_SECRETS_DIR or ~/.local/share/pockitect/secrets), keyring or file.
+    #[arg(long, global = true, env = "POCKITECT_SECRETS", default_value = "auto")]
+    pub secrets: pockitect_secrets::Backend,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +100,8 @@ pub enum Commands {
     Refresh(cmd::operate::RefreshArgs),
     /// Show a project's parts, their status and ids.
     Status(cmd::deploy::StatusArgs),
+    /// Print a project's database password (from the OS keyring or its 0600 file).
+    DbPassword(cmd::secrets::DbPasswordArgs),
     /// Print shell completions.
     Completions(cmd::completions::CompletionsArgs),
 }
@@ -106,6 +112,7 @@ pub async fn run(cli: Cli) -> i32 {
         Commands::Validate(a) => cmd::validate::run(&cli.global, a),
         Commands::New(a) => cmd::new::run(&cli.global, a),
         Commands::Completions(a) => cmd::completions::run(a),
+        Commands::DbPassword(a) => cmd::secrets::db_password(&cli.global, a),
         command => match connect(&cli.global).await {
             Ok(bus) => dispatch(&cli.global, &bus, command).await,
             Err(e) => Err(e),
@@ -136,7 +143,10 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Power(a) => cmd::operate::power(g, bus, a).await,
         Commands::Terminate(a) => cmd::operate::terminate(g, bus, a).await,
         Commands::Destroy(a) => cmd::operate::destroy(g, bus, a).await,
-        Commands::Validate(_) | Commands::New(_) | Commands::Completions(_) => Ok(exit::SUCCESS),
+        Commands::Validate(_)
+        | Commands::New(_)
+        | Commands::Completions(_)
+        | Commands::DbPassword(_) => Ok(exit::SUCCESS),
     }
 }
 

@@ -95,7 +95,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let Some(bus) = connect_bus(&bus_cfg, &shutdown).await else {
         return Ok(());
     };
-    let daemon = Arc::new(Daemon::new(settings, bus).await);
+    let secrets = open_secrets(&settings).await?;
+    let daemon = Arc::new(Daemon::new(settings, bus, secrets).await);
     let tracker = TaskTracker::new();
     for n in 0..daemon.settings.workers {
         tracker.spawn(worker::listen(daemon.clone(), n, shutdown.clone()));
@@ -117,4 +118,25 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         .await;
     tracing::info!("pockitectd stopped");
     Ok(())
+}
+
+/// Opens the secret store once at start (probing the keyring can take a D-Bus round trip, so
+/// off the runtime's threads) and says which one is in use.
+async fn open_secrets(settings: &Settings) -> anyhow::Result<pockitect_secrets::SecretStore> {
+    let (backend, dir) = (settings.secrets, settings.secrets_dir.clone());
+    let store =
+        tokio::task::spawn_blocking(move || pockitect_secrets::SecretStore::open(backend, dir))
+            .await
+            .context("open the secret store")??;
+    match store.fallback_reason() {
+        Some(why) => tracing::warn!(
+            dir = %store.file_dir().display(),
+            reason = %why,
+            "no OS keyring: database passwords are kept in 0600 files (choose with --secrets)"
+        ),
+        None => {
+            tracing::info!(store = %store.describe(), "database passwords are kept in {}", store.describe())
+        }
+    }
+    Ok(store)
 }

@@ -51,7 +51,11 @@ pub struct Args {
     /// Where private keys of generated key pairs are written (mode 0600).
     #[arg(long, env = "POCKITECT_KEY_DIR")]
     pub key_dir: Option<PathBuf>,
-    /// Where database passwords are kept (0600 files, outside the projects directory).
+    /// Where database passwords are kept: auto (the OS keyring, else 0600 files), keyring
+    /// (refuse to start without one) or file.
+    #[arg(long, env = "POCKITECT_SECRETS")]
+    pub secrets: Option<pockitect_secrets::Backend>,
+    /// Where 0600 password files go when files are used (outside the projects directory).
     #[arg(long, env = "POCKITECT_SECRETS_DIR")]
     pub secrets_dir: Option<PathBuf>,
     /// Name this daemon announces (default: host-pid).
@@ -78,6 +82,7 @@ struct FileConfig {
     grace_secs: Option<f64>,
     log_dir: Option<PathBuf>,
     key_dir: Option<PathBuf>,
+    secrets: Option<String>,
     secrets_dir: Option<PathBuf>,
     refresh_interval: Option<u64>,
     daemon_id: Option<String>,
@@ -98,6 +103,7 @@ pub struct Settings {
     pub grace: Duration,
     pub log_dir: Option<PathBuf>,
     pub key_dir: PathBuf,
+    pub secrets: pockitect_secrets::Backend,
     pub secrets_dir: PathBuf,
     /// Automatic refresh period; None disables it.
     pub refresh_interval: Option<Duration>,
@@ -149,7 +155,8 @@ impl Settings {
             key_dir: dirs::home_dir()
                 .unwrap_or_else(|| PathBuf::from("."))
                 .join(".ssh/pockitect"),
-            secrets_dir: pockitect_blueprint::SecretStore::default_dir(),
+            secrets: pockitect_secrets::Backend::Auto,
+            secrets_dir: pockitect_secrets::SecretStore::default_file_dir(),
             refresh_interval: Some(Duration::from_secs(60)),
             daemon_id: format!(
                 "{}-{}",
@@ -203,6 +210,11 @@ impl Settings {
             },
             log_dir: args.log_dir.or(file.log_dir).or(d.log_dir),
             key_dir: args.key_dir.or(file.key_dir).unwrap_or(d.key_dir),
+            secrets: match (args.secrets, file.secrets) {
+                (Some(b), _) => b,
+                (None, Some(s)) => s.parse().context("read secrets")?,
+                (None, None) => d.secrets,
+            },
             secrets_dir: args
                 .secrets_dir
                 .or(file.secrets_dir)
@@ -231,7 +243,7 @@ fn load_file(explicit: Option<&Path>) -> anyhow::Result<FileConfig> {
         .with_context(|| format!("read config file '{}'", path.display()))?;
     toml::from_str(&text).with_context(|| {
         format!(
-            "read config file '{}' (known keys: redis_url, prefix, workers, projects_dir, cache_dir, aws_endpoint_url, lease_secs, scan_concurrency, heartbeat_secs, grace_secs, log_dir, key_dir, secrets_dir, refresh_interval, daemon_id)",
+            "read config file '{}' (known keys: redis_url, prefix, workers, projects_dir, cache_dir, aws_endpoint_url, lease_secs, scan_concurrency, heartbeat_secs, grace_secs, log_dir, key_dir, secrets, secrets_dir, refresh_interval, daemon_id)",
             path.display()
         )
     })

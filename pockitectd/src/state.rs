@@ -19,6 +19,8 @@ pub struct Daemon {
     pub aws: Aws,
     pub estate: Estate,
     pub projects: ProjectStore,
+    /// Database passwords: the OS keyring, or 0600 files when none works (said at start).
+    pub secrets: pockitect_secrets::SecretStore,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Content hash of each blueprint file as last written or seen, so the watcher can tell
     /// the daemon's own writes from hand edits.
@@ -28,7 +30,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub async fn new(settings: Settings, bus: Bus) -> Self {
+    pub async fn new(
+        settings: Settings,
+        bus: Bus,
+        secrets: pockitect_secrets::SecretStore,
+    ) -> Self {
         let mut aws_settings = AwsSettings::default();
         if let Some(url) = &settings.aws_endpoint_url {
             aws_settings.endpoint_url = Some(url.clone());
@@ -46,6 +52,7 @@ impl Daemon {
             aws,
             estate,
             projects,
+            secrets,
             in_flight: Mutex::new(HashMap::new()),
             project_hashes: Mutex::new(HashMap::new()),
             handled: AtomicU64::new(0),
@@ -114,6 +121,14 @@ impl Daemon {
             started_at: self.started_at,
             last_seen: Utc::now(),
             handled: self.handled.load(Ordering::Relaxed),
+            secrets: Some(
+                if self.secrets.uses_keyring() {
+                    "keyring"
+                } else {
+                    "file"
+                }
+                .to_owned(),
+            ),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod bus;
 mod deploy;
 mod scan;
+mod secrets;
 mod tui;
 
 use std::path::PathBuf;
@@ -63,11 +64,28 @@ impl Env {
         serde_json::from_slice(&out.stdout).expect("the seed script prints JSON")
     }
 
-    /// Starts a daemon process; killed on drop.
+    /// Starts a daemon process talking to moto; killed on drop.
     pub fn daemon(&self, name: &str, workers: usize) -> Daemon {
+        self.daemon_via(name, workers, self.moto.endpoint())
+    }
+
+    /// Starts a daemon process that sends its AWS calls to `aws_endpoint` (a `DelayProxy` in
+    /// front of moto, say); killed on drop.
+    pub fn daemon_via(&self, name: &str, workers: usize, aws_endpoint: &str) -> Daemon {
+        self.daemon_with(name, workers, aws_endpoint, &[])
+    }
+
+    /// As [`Env::daemon_via`], with extra environment (a test keyring's D-Bus address, …).
+    pub fn daemon_with(
+        &self,
+        name: &str,
+        workers: usize,
+        aws_endpoint: &str,
+        env: &[(&str, String)],
+    ) -> Daemon {
         let log = self.dir.path().join(format!("{name}.log"));
         let mut cmd = Command::new(binary("pockitectd"));
-        fake_aws_env(&mut cmd, self.moto.endpoint());
+        fake_aws_env(&mut cmd, aws_endpoint);
         cmd.env("POCKITECT_REDIS_URL", self.redis.url())
             .env("POCKITECT_PREFIX", &self.prefix)
             .env("POCKITECT_LOG", "info")
@@ -81,8 +99,11 @@ impl Env {
             .arg(self.dir.path().join("logs"))
             .arg("--key-dir")
             .arg(self.dir.path().join("keys"))
+            // Never the keyring of the machine running the tests; the keyring test opts in.
+            .env("POCKITECT_SECRETS", "file")
             .arg("--secrets-dir")
             .arg(self.dir.path().join("secrets"))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         Daemon {
@@ -94,7 +115,9 @@ impl Env {
     pub fn cli(&self) -> Command {
         let mut c = Command::new(binary("pockitect"));
         c.env("POCKITECT_REDIS_URL", self.redis.url())
-            .env("POCKITECT_PREFIX", &self.prefix);
+            .env("POCKITECT_PREFIX", &self.prefix)
+            .env("POCKITECT_SECRETS", "file")
+            .env("POCKITECT_SECRETS_DIR", self.dir.path().join("secrets"));
         c
     }
 

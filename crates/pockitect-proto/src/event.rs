@@ -90,4 +90,7 @@ pub struct DaemonHeartbeat {
     /// Requests finished since start.
     #[serde(default)]
     pub handled: u64,
+    /// Where this daemon keeps database passwords: "keyring" or "file" (older daemons: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<String>,
 }

@@ -6,8 +6,10 @@
 //! silent skip.
 
 mod proxy;
+mod secret_service;
 
 pub use proxy::DelayProxy;
+pub use secret_service::SecretService;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

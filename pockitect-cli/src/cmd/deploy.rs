@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use pockitect_blueprint::{Blueprint, ProjectStore, SecretStore, ValidationContext, validate};
+use pockitect_blueprint::{Blueprint, ProjectStore, ValidationContext, validate};
 use pockitect_bus::Bus;
 use pockitect_proto::{
     BlueprintRef, Command, DeployArgs as WireDeployArgs, ProjectRef, Status, exit,
@@ -129,48 +129,6 @@ pub async fn plan(g: &Global, bus: &Bus, a: PlanArgs) -> Result<i32, CliError> {
     Ok(exit::SUCCESS)
 }
 
-/// Takes the database password from POCKITECT_DB_PASSWORD or a prompt and keeps it in the
-/// secret store the daemon reads; without either, the daemon generates one.
-fn settle_db_password(bp: &Blueprint) -> Result<(), CliError> {
-    if !bp.has_db() {
-        return Ok(());
-    }
-    let store = SecretStore::new(SecretStore::default_dir());
-    let slug = bp.slug();
-    let given = match std::env::var("POCKITECT_DB_PASSWORD") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => None,
-    };
-    let given = match given {
-        Some(p) => Some(p),
-        None if store.db_password(&slug).ok().flatten().is_none()
-            && std::io::stdin().is_terminal() =>
-        {
-            let p = dialoguer::Password::new()
-                .with_prompt("Database master password (empty: generate one)")
-                .allow_empty_password(true)
-                .interact()
-                .map_err(|e| CliError::Io(format!("read the password: {e}")))?;
-            (!p.is_empty()).then_some(p)
-        }
-        None => None,
-    };
-    if let Some(p) = given {
-        if let Some(engine) = bp.db().and_then(|db| db.engine.as_ref()) {
-            pockitect_blueprint::check_db_password(engine, &p)
-                .map_err(|e| CliError::Invalid(format!("database password: {e}")))?;
-        }
-        let path = store
-            .set_db_password(&slug, &p)
-            .map_err(|e| CliError::Io(format!("keep the database password: {e}")))?;
-        eprintln!(
-            "database password kept in {} (mode 0600; no OS keyring is used yet)",
-            path.display()
-        );
-    }
-    Ok(())
-}
-
 pub async fn deploy(g: &Global, bus: &Bus, a: DeployArgs) -> Result<i32, CliError> {
     let (target, local) = target_ref(&a.target)?;
     let slug = target.project.clone().unwrap_or_default();
@@ -193,7 +151,10 @@ pub async fn deploy(g: &Global, bus: &Bus, a: DeployArgs) -> Result<i32, CliErro
         }
     }
     if let Some(bp) = &local {
-        settle_db_password(bp)?;
+        // Daemons that announce where they keep secrets; files when any of them has no keyring.
+        let daemons = bus.daemons().await.unwrap_or_default();
+        let daemon_uses_keyring = daemons.iter().all(|d| d.secrets.as_deref() != Some("file"));
+        super::secrets::settle_db_password(g, bp, daemon_uses_keyring)?;
     }
     let cmd = Command::Deploy(WireDeployArgs {
         target,

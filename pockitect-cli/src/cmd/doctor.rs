@@ -72,6 +72,7 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
                     d.workers.to_string(),
                     d.in_flight.len().to_string(),
                     d.handled.to_string(),
+                    d.secrets.clone().unwrap_or_else(|| "?".into()),
                     format!("{}s ago", (Utc::now() - d.last_seen).num_seconds().max(0)),
                 ]
             })
@@ -84,6 +85,7 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
                 "workers",
                 "in flight",
                 "handled",
+                "secrets",
                 "heartbeat",
             ],
             &rows,

@@ -8,5 +8,6 @@ pub mod operate;
 pub mod projects;
 pub mod resources;
 pub mod scan;
+pub mod secrets;
 pub mod validate;
 pub mod watch;

@@ -91,6 +91,7 @@ fn heartbeat() -> DaemonHeartbeat {
         started_at: Utc::now(),
         last_seen: Utc::now(),
         handled: 0,
+        secrets: None,
     }
 }
 

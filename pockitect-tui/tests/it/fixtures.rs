@@ -299,6 +299,7 @@ pub fn heartbeats() -> Vec<DaemonHeartbeat> {
             started_at: ago(3 * 3600),
             last_seen: ago(1),
             handled: 128,
+            secrets: None,
         },
         DaemonHeartbeat {
             id: "pockitectd-ops2-777".into(),
@@ -310,6 +311,7 @@ pub fn heartbeats() -> Vec<DaemonHeartbeat> {
             started_at: ago(26 * 3600),
             last_seen: ago(20),
             handled: 3051,
+            secrets: None,
         },
     ]
 }

@@ -5,7 +5,7 @@
 use pockitect_aws::deploy::{
     self, DbPassword, DeployEvent, DeployOptions, DeploySink, Outcome as DeployOutcome,
 };
-use pockitect_blueprint::{Blueprint, SecretStore, ValidationContext, validate};
+use pockitect_blueprint::{Blueprint, ValidationContext, validate};
 use pockitect_proto::{BlueprintRef, DeployArgs, ErrorCode, Status};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -120,18 +120,20 @@ pub async fn deploy(
     opts.rollback_on_failure = args.rollback_on_failure;
     opts.cancel = cancel.clone();
     if bp.has_db() {
-        let secrets = SecretStore::new(&daemon.settings.secrets_dir);
-        let (password, created) = secrets.db_password_or_generate(&slug).map_err(|e| {
-            HandlerError::new(
-                ErrorCode::Internal,
-                format!(
-                    "keep the database password in '{}': {e}",
-                    secrets.dir().display()
-                ),
-            )
-        })?;
+        // The keyring is a blocking D-Bus / OS call: keep it off the runtime's threads.
+        let (secrets, key) = (daemon.secrets.clone(), slug.clone());
+        let (password, created) =
+            tokio::task::spawn_blocking(move || secrets.db_password_or_generate(&key))
+                .await
+                .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?
+                .map_err(|e| {
+                    HandlerError::new(
+                        ErrorCode::Internal,
+                        format!("keep the database password: {e}"),
+                    )
+                })?;
         if created {
-            tracing::info!(project = %slug, dir = %secrets.dir().display(), "generated a database password (stored in a 0600 file)");
+            tracing::info!(project = %slug, store = %daemon.secrets.describe(), "generated a database password");
         }
         opts.db_password = Some(DbPassword::new(password));
     }

@@ -1,21 +1,17 @@
-//! Where a project's secrets live: never in the blueprint. The database password is kept in a
-//! file of mode 0600 in a directory of mode 0700 outside the project directory (default
-//! `$XDG_DATA_HOME/pockitect/secrets/<slug>.db-password`), written atomically.
-//!
-//! The OS keyring is not used yet: the machines Pockitect's daemon runs on headless (servers,
-//! CI) usually have no Secret Service. The file store is what happens instead, and it is said
-//! wherever a password is stored.
+//! The fallback store: one file of mode 0600 per secret, in a directory of mode 0700 outside the
+//! project directory (default `$XDG_DATA_HOME/pockitect/secrets/<slug>.db-password`), written
+//! atomically. Used when no OS keyring works (headless servers, CI, containers) or when chosen.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Secrets of all projects, one file per secret.
 #[derive(Clone, Debug)]
-pub struct SecretStore {
+pub struct FileStore {
     dir: PathBuf,
 }
 
-impl SecretStore {
+impl FileStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
@@ -36,7 +32,7 @@ impl SecretStore {
         &self.dir
     }
 
-    fn db_path(&self, slug: &str) -> PathBuf {
+    pub(crate) fn db_path(&self, slug: &str) -> PathBuf {
         self.dir.join(format!("{slug}.db-password"))
     }
 
@@ -66,14 +62,13 @@ impl SecretStore {
         Ok(path)
     }
 
-    /// The stored password, or a new one generated and stored. Returns (password, created).
-    pub fn db_password_or_generate(&self, slug: &str) -> std::io::Result<(String, bool)> {
-        if let Some(p) = self.db_password(slug)? {
-            return Ok((p, false));
+    /// Removes a project's stored password; absent is fine.
+    pub fn delete_db_password(&self, slug: &str) -> std::io::Result<bool> {
+        match std::fs::remove_file(self.db_path(slug)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
         }
-        let p = generate_db_password();
-        self.set_db_password(slug, &p)?;
-        Ok((p, true))
     }
 }
 
@@ -87,48 +82,31 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// 32 characters from a 128-bit random value: letters and digits only, which every RDS engine
-/// accepts (no '/', '@', '"' or spaces).
-pub fn generate_db_password() -> String {
-    let raw = uuid::Uuid::new_v4().simple().to_string();
-    // Upper-case every other letter so engines that want mixed case are satisfied.
-    raw.chars()
-        .enumerate()
-        .map(|(i, c)| {
-            if i % 2 == 0 {
-                c.to_ascii_uppercase()
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_stored_0600_outside_the_blueprint_and_reused() {
+    fn passwords_are_stored_0600_in_a_0700_directory_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SecretStore::new(dir.path().join("secrets"));
-        let (p1, created) = store.db_password_or_generate("blog").unwrap();
-        assert!(created);
-        assert_eq!(p1.len(), 32);
-        let (p2, created) = store.db_password_or_generate("blog").unwrap();
-        assert!(!created);
-        assert_eq!(p1, p2);
+        let store = FileStore::new(dir.path().join("secrets"));
+        assert_eq!(store.db_password("blog").unwrap(), None);
+        let path = store.set_db_password("blog", "s3cret-Pass").unwrap();
+        assert_eq!(path, store.db_path("blog"));
+        assert_eq!(
+            store.db_password("blog").unwrap().as_deref(),
+            Some("s3cret-Pass")
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.db_path("blog"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
             let dmode = std::fs::metadata(store.dir()).unwrap().permissions().mode();
             assert_eq!(dmode & 0o777, 0o700);
         }
-        assert_ne!(generate_db_password(), generate_db_password());
+        assert!(store.delete_db_password("blog").unwrap());
+        assert!(!store.delete_db_password("blog").unwrap());
+        assert_eq!(store.db_password("blog").unwrap(), None);
     }
 }
