@@ -1,5 +1,9 @@
 //! A full blueprint deployed through the CLI and the daemon into moto.
 
+use std::time::Duration;
+
+use pockitect_proto::{Envelope, RequestId, Status};
+use pockitect_testkit::DelayProxy;
 use serde_json::{Value, json};
 
 use crate::Env;
@@ -365,4 +369,237 @@ async fn refresh_sees_an_instance_stopped_behind_pockitects_back() {
     assert_eq!(change["data"]["to"], "stopped");
     let stored: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(stored["compute"]["status"], "stopped");
+}
+
+/// Every event of `id` so far (no waiting).
+async fn events_so_far(env: &Env, id: &RequestId) -> Vec<Envelope> {
+    env.bus
+        .events_after("0-0", 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.request_id.as_ref() == Some(id))
+        .collect()
+}
+
+/// `(resource, id)` of every resource a deploy's progress events say it created.
+fn created_by(events: &[Envelope]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter(|e| {
+            e.kind == "deploy_progress" && e.data["state"] == "done" && e.data["action"] == "create"
+        })
+        .map(|e| {
+            (
+                e.data["resource"].as_str().unwrap().to_owned(),
+                e.data["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// What moto holds for `slug` in us-east-1, per resource type (ids or names), read with boto3
+/// straight from moto: EC2 and RDS resources by their `pockitect:project` tag (instances that
+/// are not terminated), buckets and IAM names by the slug they contain.
+fn moto_inventory(env: &Env, slug: &str) -> Value {
+    const SCRIPT: &str = r#"
+import json, sys
+import boto3
+endpoint, slug = sys.argv[1], sys.argv[2]
+kw = dict(region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x")
+ec2, rds, s3, iam = (boto3.client(s, **kw) for s in ("ec2", "rds", "s3", "iam"))
+def ours(tags):
+    return any(t["Key"] == "pockitect:project" and t["Value"] == slug for t in tags or [])
+out = {
+    "vpc": [x["VpcId"] for x in ec2.describe_vpcs()["Vpcs"] if ours(x.get("Tags"))],
+    "subnet": [x["SubnetId"] for x in ec2.describe_subnets()["Subnets"] if ours(x.get("Tags"))],
+    "security_group": [x["GroupId"] for x in ec2.describe_security_groups()["SecurityGroups"] if ours(x.get("Tags"))],
+    "internet_gateway": [x["InternetGatewayId"] for x in ec2.describe_internet_gateways()["InternetGateways"] if ours(x.get("Tags"))],
+    "route_table": [x["RouteTableId"] for x in ec2.describe_route_tables()["RouteTables"] if ours(x.get("Tags"))],
+    "key_pair": [x["KeyName"] for x in ec2.describe_key_pairs()["KeyPairs"] if ours(x.get("Tags"))],
+    "ec2_instance": [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]
+                     if ours(i.get("Tags")) and i["State"]["Name"] != "terminated"],
+    "rds_instance": [x["DBInstanceIdentifier"] for x in rds.describe_db_instances()["DBInstances"] if ours(x.get("TagList"))],
+    "db_subnet_group": [x["DBSubnetGroupName"] for x in rds.describe_db_subnet_groups()["DBSubnetGroups"] if slug in x["DBSubnetGroupName"]],
+    "s3_bucket": [x["Name"] for x in s3.list_buckets()["Buckets"] if slug in x["Name"]],
+    "iam_role": [x["RoleName"] for x in iam.list_roles()["Roles"] if slug in x["RoleName"]],
+    "instance_profile": [x["InstanceProfileName"] for x in iam.list_instance_profiles()["InstanceProfiles"] if slug in x["InstanceProfileName"]],
+}
+print(json.dumps(out))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT, env.moto.endpoint(), slug])
+        .output()
+        .expect("python3 runs boto3");
+    assert!(
+        out.status.success(),
+        "inventory failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the inventory script prints JSON")
+}
+
+#[tokio::test]
+async fn a_deploy_killed_midway_is_finished_by_another_daemon_without_duplicates() {
+    let env = Env::new().await;
+    // The doomed daemon sees AWS as slow as the real one is, so the kill lands mid-deploy.
+    let slow = DelayProxy::start(env.moto.endpoint(), Duration::from_millis(300));
+    let mut doomed = env.daemon_via("doomed", 1, &slow.endpoint());
+    env.wait_daemons(1).await;
+    let slug = "e2e-resume";
+    let file = env.dir.path().join("resume.json");
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&blueprint(slug)).unwrap(),
+    )
+    .unwrap();
+    let out = env
+        .cli()
+        .arg("deploy")
+        .arg(&file)
+        .args(["--yes", "--detach", "--json"])
+        .env_remove("POCKITECT_DB_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: Value = serde_json::from_slice(&out.stdout).expect("the request id as JSON");
+    let id = RequestId::parse(sent["request_id"].as_str().unwrap()).unwrap();
+
+    // Kill it once two resources are created and before the deploy ends.
+    let total = pockitect_testkit::eventually(
+        "the doomed daemon to create two resources",
+        Duration::from_secs(120),
+        || {
+            let (env, id) = (&env, &id);
+            async move {
+                let events = events_so_far(env, id).await;
+                assert!(
+                    !events.iter().any(Envelope::is_terminal),
+                    "the deploy ended before the kill; slow the proxy down: {events:?}"
+                );
+                (created_by(&events).len() >= 2).then(|| {
+                    events
+                        .iter()
+                        .find_map(|e| e.data["total"].as_u64())
+                        .unwrap()
+                })
+            }
+        },
+    )
+    .await;
+    doomed.kill();
+    let before_kill = events_so_far(&env, &id).await;
+    assert!(
+        !before_kill.iter().any(Envelope::is_terminal),
+        "the deploy ended before the kill: {before_kill:?}"
+    );
+    let created_before = created_by(&before_kill);
+    let done_before = before_kill
+        .iter()
+        .filter(|e| e.kind == "deploy_progress" && e.data["state"] == "done")
+        .count();
+    assert!(
+        created_before.len() >= 2 && (done_before as u64) < total,
+        "killed mid-deploy: {done_before} of {total} done, created {created_before:?}"
+    );
+
+    // Another daemon, straight to moto, reclaims the same request once the lease runs out.
+    let _rescuer = env.daemon("rescuer", 1);
+    let events = env.events_of(&id, Duration::from_secs(180)).await;
+    let terminals: Vec<&Envelope> = events.iter().filter(|e| e.is_terminal()).collect();
+    assert_eq!(terminals.len(), 1, "{events:?}");
+    let last = terminals[0];
+    assert_eq!(last.kind, "deploy_complete", "{last:?}");
+    assert_eq!(
+        last.status,
+        Some(Status::Success),
+        "the resumed deploy failed: {}\n{last:?}",
+        last.data["message"]
+    );
+    assert!(
+        events.iter().any(|e| e.kind == "accepted"
+            && e.data["daemon"] == "rescuer"
+            && e.data["resumed"] == json!(true)),
+        "the rescuer says it resumed the request: {events:?}"
+    );
+    // What the doomed daemon created, the rescuer found again (same id), not created anew.
+    let report = last.data["report"]["resources"].as_array().unwrap();
+    for (resource, created_id) in &created_before {
+        let r = report
+            .iter()
+            .find(|r| r["resource"] == resource.as_str())
+            .unwrap_or_else(|| panic!("{resource} missing from the report: {report:?}"));
+        assert_eq!(r["state"], "done", "{r}");
+        assert_ne!(r["action"], "create", "{resource} created twice: {r}");
+        assert_eq!(r["id"], created_id.as_str(), "{resource} changed id: {r}");
+    }
+
+    // Exactly one of everything in moto, and it is what the blueprint records.
+    let stored: Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join(format!("projects/{slug}.json"))).unwrap(),
+    )
+    .unwrap();
+    let moto = moto_inventory(&env, slug);
+    let only = |kind: &str| -> String {
+        let found = moto[kind].as_array().unwrap();
+        assert_eq!(found.len(), 1, "{kind} in moto: {moto}");
+        found[0].as_str().unwrap().to_owned()
+    };
+    let (net, sec) = (&stored["network"], &stored["security"]);
+    assert_eq!(net["vpc_id"], only("vpc").as_str(), "{stored}");
+    assert_eq!(
+        net["internet_gateway_id"],
+        only("internet_gateway").as_str()
+    );
+    assert_eq!(net["route_table_id"], only("route_table").as_str());
+    assert_eq!(net["security_group_id"], only("security_group").as_str());
+    let mut subnets: Vec<&str> = moto["subnet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let mut recorded = vec![
+        net["subnet_id"].as_str().unwrap(),
+        net["secondary_subnet_id"].as_str().unwrap(),
+    ];
+    subnets.sort_unstable();
+    recorded.sort_unstable();
+    assert_eq!(subnets, recorded, "subnets in moto: {moto}");
+    assert_eq!(
+        net["db_subnet_group_name"],
+        only("db_subnet_group").as_str()
+    );
+    assert_eq!(
+        stored["compute"]["instance_id"],
+        only("ec2_instance").as_str()
+    );
+    assert_eq!(
+        stored["data"]["db"]["identifier"],
+        only("rds_instance").as_str()
+    );
+    assert!(stored["data"]["db"]["endpoint"].is_string(), "{stored}");
+    assert_eq!(only("s3_bucket"), format!("{slug}-assets"));
+    assert!(stored["data"]["s3_bucket"]["arn"].is_string(), "{stored}");
+    assert_eq!(only("key_pair"), format!("{slug}-key"));
+    assert!(sec["key_pair"]["key_pair_id"].is_string(), "{stored}");
+    let role = only("iam_role");
+    assert!(
+        sec["iam_role"]["arn"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(&format!("/{role}"))),
+        "{stored}"
+    );
+    let profile = only("instance_profile");
+    assert!(
+        sec["iam_role"]["instance_profile_arn"]
+            .as_str()
+            .is_some_and(|a| a.ends_with(&format!("/{profile}"))),
+        "{stored}"
+    );
 }

@@ -845,6 +845,69 @@ impl Blueprint {
         self.project.region.trim()
     }
 
+    /// Fills the ids, addresses and ARNs this copy lacks from `recorded` (the store's copy of
+    /// the same project), so a file sent again after a crash does not forget what the crashed
+    /// run created: an untagged bucket, say, is adopted by its recorded ARN only. Nothing is
+    /// taken from another project or region, and nothing this copy already records is changed.
+    pub fn keep_recorded_from(&mut self, recorded: &Blueprint) {
+        if self.slug() != recorded.slug() || self.region() != recorded.region() {
+            return;
+        }
+        fn keep<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+        let (n, r) = (&mut self.network, &recorded.network);
+        keep(&mut n.vpc_id, &r.vpc_id);
+        keep(&mut n.subnet_id, &r.subnet_id);
+        keep(&mut n.security_group_id, &r.security_group_id);
+        keep(&mut n.internet_gateway_id, &r.internet_gateway_id);
+        keep(&mut n.route_table_id, &r.route_table_id);
+        keep(&mut n.secondary_subnet_id, &r.secondary_subnet_id);
+        keep(&mut n.db_subnet_group_name, &r.db_subnet_group_name);
+        let (c, r) = (&mut self.compute, &recorded.compute);
+        keep(&mut c.instance_id, &r.instance_id);
+        keep(&mut c.public_ip, &r.public_ip);
+        keep(&mut c.private_ip, &r.private_ip);
+        keep(&mut c.resolved_image_id, &r.resolved_image_id);
+        if let (Some(d), Some(r)) = (self.data.db.as_mut(), recorded.data.db.as_ref()) {
+            keep(&mut d.identifier, &r.identifier);
+            keep(&mut d.endpoint, &r.endpoint);
+            keep(&mut d.port, &r.port);
+            keep(&mut d.arn, &r.arn);
+        }
+        if let (Some(b), Some(r)) = (
+            self.data.s3_bucket.as_mut(),
+            recorded.data.s3_bucket.as_ref(),
+        ) && b.name == r.name
+        {
+            keep(&mut b.arn, &r.arn);
+        }
+        let (s, r) = (&mut self.security, &recorded.security);
+        if s.key_pair.name == r.key_pair.name {
+            keep(&mut s.key_pair.key_pair_id, &r.key_pair.key_pair_id);
+            keep(
+                &mut s.key_pair.private_key_path,
+                &r.key_pair.private_key_path,
+            );
+        }
+        if s.iam_role.role_name == r.iam_role.role_name {
+            keep(&mut s.iam_role.arn, &r.iam_role.arn);
+            keep(
+                &mut s.iam_role.instance_profile_arn,
+                &r.iam_role.instance_profile_arn,
+            );
+        }
+        if s.certificate.domain == r.certificate.domain {
+            keep(&mut s.certificate.cert_arn, &r.certificate.cert_arn);
+            keep(
+                &mut s.certificate.validation_records,
+                &r.certificate.validation_records,
+            );
+        }
+    }
+
     /// The database, when one is wanted (present and not skipped).
     pub fn db(&self) -> Option<&Database> {
         self.data.db.as_ref().filter(|db| !db.status.is_skipped())
@@ -1065,6 +1128,43 @@ mod tests {
         ] {
             assert!(!is_arm64_instance_type(t), "{t}");
         }
+    }
+
+    #[test]
+    fn a_resent_file_keeps_what_the_store_recorded_but_never_overrides_or_crosses_projects() {
+        let mut stored = Blueprint::new("Blog", "us-east-2");
+        stored.data.s3_bucket = Some(Bucket {
+            name: Some("blog-assets".into()),
+            arn: Some("arn:aws:s3:::blog-assets".into()),
+            ..Bucket::default()
+        });
+        stored.network.vpc_id = Some("vpc-stored".into());
+        stored.network.subnet_id = Some("subnet-stored".into());
+        let mut sent = Blueprint::new("Blog", "us-east-2");
+        sent.data.s3_bucket = Some(Bucket {
+            name: Some("blog-assets".into()),
+            ..Bucket::default()
+        });
+        sent.network.subnet_id = Some("subnet-sent".into());
+        sent.keep_recorded_from(&stored);
+        assert_eq!(sent.network.vpc_id.as_deref(), Some("vpc-stored"));
+        assert_eq!(sent.network.subnet_id.as_deref(), Some("subnet-sent"));
+        assert_eq!(
+            sent.data.s3_bucket.as_ref().unwrap().arn.as_deref(),
+            Some("arn:aws:s3:::blog-assets")
+        );
+
+        // Another region (or a renamed bucket) records nothing that applies here.
+        let mut moved = Blueprint::new("Blog", "eu-west-1");
+        moved.keep_recorded_from(&stored);
+        assert_eq!(moved.network.vpc_id, None);
+        let mut renamed = Blueprint::new("Blog", "us-east-2");
+        renamed.data.s3_bucket = Some(Bucket {
+            name: Some("other-bucket".into()),
+            ..Bucket::default()
+        });
+        renamed.keep_recorded_from(&stored);
+        assert_eq!(renamed.data.s3_bucket.unwrap().arn, None);
     }
 
     #[test]

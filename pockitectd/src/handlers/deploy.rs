@@ -25,15 +25,20 @@ fn load(
 ) -> Result<Blueprint, HandlerError> {
     match (&target.blueprint, &target.project) {
         (Some(doc), _) => {
-            let bp = pockitect_blueprint::from_value(doc.clone()).map_err(|e| {
+            let mut bp = pockitect_blueprint::from_value(doc.clone()).map_err(|e| {
                 HandlerError::new(
                     ErrorCode::InvalidBlueprint,
                     format!("read the blueprint: {e}"),
                 )
             })?;
+            // Ids the sent file lacks but the store records (a run that crashed after a create,
+            // before the user's copy was updated) are kept: tags alone cannot find a resource
+            // the crashed run created but had not tagged yet.
+            if let Ok(recorded) = daemon.projects.load(&bp.slug()) {
+                bp.keep_recorded_from(&recorded);
+            }
             if save_inline {
-                // The store is where ids are written back. Ids the sent file lacks are not
-                // lost: the engine finds those resources again by their tags.
+                // The store is where ids are written back.
                 daemon.save_project(&bp).map_err(|e| {
                     HandlerError::new(
                         ErrorCode::Internal,
