@@ -136,12 +136,18 @@ async fn deploy_through_the_daemon_writes_back_ids_and_a_second_deploy_creates_n
         .collect();
     assert!(created.is_empty(), "second deploy created {created:?}");
 
-    // status shows the recorded instance.
+    // status shows the recorded instance; the skipped certificate is not "pending".
     let out = env.cli().args(["status", "e2e-blog"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains(stored["compute"]["instance_id"].as_str().unwrap())
+        text.contains(stored["compute"]["instance_id"].as_str().unwrap()),
+        "{text}"
     );
+    let cert = text
+        .lines()
+        .find(|l| l.starts_with("certificate"))
+        .unwrap_or_default();
+    assert!(cert.contains("not wanted"), "{text}");
 }
 
 #[tokio::test]

@@ -269,6 +269,15 @@ pub async fn status(g: &Global, bus: &Bus, a: StatusArgs) -> Result<i32, CliErro
         return Ok(exit::SUCCESS);
     }
     let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    // A part the blueprint does not ask for says so, rather than its default "pending".
+    let part = |section: &Value, wanted: bool| {
+        if wanted && !section.is_null() {
+            s(&section["status"])
+        } else {
+            "not wanted".to_owned()
+        }
+    };
+    let sec = &bp["security"];
     out!(
         "{} ({}) in {}",
         s(&bp["project"]["name"]),
@@ -294,27 +303,27 @@ pub async fn status(g: &Global, bus: &Bus, a: StatusArgs) -> Result<i32, CliErro
         ],
         vec![
             "database".into(),
-            s(&bp["data"]["db"]["status"]),
+            part(&bp["data"]["db"], true),
             s(&bp["data"]["db"]["endpoint"]),
         ],
         vec![
             "bucket".into(),
-            s(&bp["data"]["s3_bucket"]["status"]),
+            part(&bp["data"]["s3_bucket"], true),
             s(&bp["data"]["s3_bucket"]["name"]),
         ],
         vec![
             "key pair".into(),
-            s(&bp["security"]["key_pair"]["status"]),
+            part(&sec["key_pair"], sec["key_pair"]["mode"] != "none"),
             s(&bp["security"]["key_pair"]["private_key_path"]),
         ],
         vec![
             "iam role".into(),
-            s(&bp["security"]["iam_role"]["status"]),
+            part(&sec["iam_role"], sec["iam_role"]["enabled"] != false),
             s(&bp["security"]["iam_role"]["arn"]),
         ],
         vec![
             "certificate".into(),
-            s(&bp["security"]["certificate"]["status"]),
+            part(&sec["certificate"], sec["certificate"]["mode"] != "skip"),
             s(&bp["security"]["certificate"]["cert_arn"]),
         ],
     ];
