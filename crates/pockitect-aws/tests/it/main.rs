@@ -1,3 +1,4 @@
+mod catalog;
 mod deploy;
 mod power;
 mod terminate;
