@@ -111,7 +111,7 @@ impl Estate {
 
 /// Temp file in the same directory, fsync, rename, fsync the directory: a reader sees the old
 /// file or the new one, never half of one.
-fn write_atomic(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, value: &impl Serialize) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;

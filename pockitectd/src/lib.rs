@@ -4,6 +4,7 @@
 //! handler's events, ending every request with exactly one terminal event.
 
 mod bridge;
+mod catalog;
 mod estate;
 mod events;
 mod handlers;

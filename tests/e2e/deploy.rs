@@ -173,6 +173,45 @@ async fn an_invalid_blueprint_never_reaches_the_daemon() {
     );
 }
 
+#[tokio::test]
+async fn plan_checks_the_instance_type_against_what_the_region_offers() {
+    let env = Env::new().await;
+    let _d = env.daemon("cat", 1);
+    env.wait_daemons(1).await;
+    // Well-formed, so offline validation lets it through; us-east-1 does not offer it.
+    let mut bp = blueprint("e2e-catalog");
+    bp["compute"]["instance_type"] = json!("t3.metal");
+    let file = env.dir.path().join("catalog.json");
+    std::fs::write(&file, bp.to_string()).unwrap();
+    let out = env.cli().arg("plan").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(pockitect_proto::exit::INVALID),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("compute.instance_type")
+            && stderr.contains("'t3.metal' is not offered in 'us-east-1'"),
+        "{stderr}"
+    );
+    // The catalog was cached for the next plan, with the region's real offer in it.
+    let cached = env.dir.path().join("cache/catalog/us-east-1.json");
+    let cat: Value = serde_json::from_str(&std::fs::read_to_string(&cached).unwrap()).unwrap();
+    assert!(
+        cat["instance_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "t3.micro")
+    );
+    // An offered type plans fine against the same (cached) catalog.
+    bp["compute"]["instance_type"] = json!("t3.micro");
+    std::fs::write(&file, bp.to_string()).unwrap();
+    let out = env.cli().arg("plan").arg(&file).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
 /// The state of one resource as a fresh scan of moto sees it (None when gone).
 fn scanned_state(env: &Env, kind: &str, id: &str) -> Option<String> {
     let out = env

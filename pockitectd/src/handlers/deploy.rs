@@ -61,8 +61,13 @@ fn load(
     }
 }
 
-fn check(bp: &Blueprint) -> Result<Vec<String>, HandlerError> {
-    let report = validate(bp, &ValidationContext::offline());
+/// Validates offline first (a blueprint with errors costs no AWS call), then against what the
+/// blueprint's region offers (its catalog) when that is known.
+async fn check(daemon: &Daemon, bp: &Blueprint) -> Result<Vec<String>, HandlerError> {
+    let mut report = validate(bp, &ValidationContext::offline());
+    if report.is_ok() {
+        report = validate(bp, &crate::catalog::context_for(daemon, bp.region()).await);
+    }
     if !report.is_ok() {
         let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
         return Err(HandlerError::new(
@@ -79,7 +84,7 @@ fn check(bp: &Blueprint) -> Result<Vec<String>, HandlerError> {
 
 pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, HandlerError> {
     let bp = load(daemon, &target, false)?;
-    let warnings = check(&bp)?;
+    let warnings = check(daemon, &bp).await?;
     let plan = deploy::plan(&daemon.aws, &bp)
         .await
         .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;
@@ -119,7 +124,7 @@ pub async fn deploy(
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
     let bp = load(daemon, &args.target, true)?;
-    let warnings = check(&bp)?;
+    let warnings = check(daemon, &bp).await?;
     let slug = bp.slug().into_owned();
     let mut opts = DeployOptions::new(&daemon.settings.key_dir);
     opts.rollback_on_failure = args.rollback_on_failure;
