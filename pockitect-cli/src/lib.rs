@@ -109,7 +109,7 @@ pub enum Commands {
 /// Runs the CLI and returns the process exit code. Errors are printed to stderr.
 pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
-        Commands::Validate(a) => cmd::validate::run(&cli.global, a),
+        Commands::Validate(a) => cmd::validate::run(&cli.global, a).await,
         Commands::New(a) => cmd::new::run(&cli.global, a),
         Commands::Completions(a) => cmd::completions::run(a),
         Commands::DbPassword(a) => cmd::secrets::db_password(&cli.global, a),

@@ -17,6 +17,16 @@ pub const LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A slow or unreachable AWS must not hold a plan for long: then the offline checks apply.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A region name's shape (`us-east-1`, `us-gov-west-1`); also keeps the cache path inside
+/// the cache directory.
+pub fn is_region_name(region: &str) -> bool {
+    (3..=32).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+}
+
 fn path(daemon: &Daemon, region: &str) -> PathBuf {
     daemon
         .settings

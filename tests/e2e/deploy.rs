@@ -195,6 +195,22 @@ async fn plan_checks_the_instance_type_against_what_the_region_offers() {
             && stderr.contains("'t3.metal' is not offered in 'us-east-1'"),
         "{stderr}"
     );
+    // `validate` asks the daemon too; `--offline` checks the shape only.
+    let out = env.cli().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(pockitect_proto::exit::INVALID),
+        "{out:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("'t3.metal' is not offered"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("daemon catalog"));
+    let out = env
+        .cli()
+        .args(["validate", "--offline"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     // The catalog was cached for the next plan, with the region's real offer in it.
     let cached = env.dir.path().join("cache/catalog/us-east-1.json");
     let cat: Value = serde_json::from_str(&std::fs::read_to_string(&cached).unwrap()).unwrap();

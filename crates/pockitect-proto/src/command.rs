@@ -22,6 +22,15 @@ pub enum Command {
     Terminate(TerminateArgs),
     Destroy(DestroyArgs),
     Refresh(RefreshArgs),
+    Catalog(CatalogArgs),
+}
+
+/// `catalog`: what `region` offers (enabled regions, instance types, DB classes per engine,
+/// account attributes), from the daemon's cache when fresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogArgs {
+    pub region: String,
 }
 
 /// `scan`: every enabled region unless `regions` is given.
@@ -174,7 +183,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 15] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -189,6 +198,7 @@ impl Command {
         "terminate",
         "destroy",
         "refresh",
+        "catalog",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -208,6 +218,7 @@ impl Command {
             "terminate" => Command::Terminate(parse_data(kind, data)?),
             "destroy" => Command::Destroy(parse_data(kind, data)?),
             "refresh" => Command::Refresh(parse_data(kind, data)?),
+            "catalog" => Command::Catalog(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -229,6 +240,7 @@ impl Command {
             Command::Terminate(_) => "terminate",
             Command::Destroy(_) => "destroy",
             Command::Refresh(_) => "refresh",
+            Command::Catalog(_) => "catalog",
         }
     }
 
@@ -247,6 +259,7 @@ impl Command {
             Command::Terminate(a) => serde_json::to_value(a),
             Command::Destroy(a) => serde_json::to_value(a),
             Command::Refresh(a) => serde_json::to_value(a),
+            Command::Catalog(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -372,6 +385,9 @@ mod tests {
                 ..Default::default()
             }),
             Command::Refresh(RefreshArgs::default()),
+            Command::Catalog(CatalogArgs {
+                region: "us-east-2".into(),
+            }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());
         for c in cmds {

@@ -25,6 +25,7 @@ pub mod event_type {
     pub const PROJECT: &str = "project";
     pub const REQUEST: &str = "request";
     pub const DAEMON_INFO: &str = "daemon_info";
+    pub const CATALOG: &str = "catalog";
     pub const PONG: &str = "pong";
     pub const CANCEL_REQUESTED: &str = "cancel_requested";
 }

@@ -12,8 +12,9 @@ mod resource;
 
 pub use codes::{ErrorCode, ErrorPayload, exit};
 pub use command::{
-    BlueprintRef, Command, CommandError, DeployArgs, DestroyArgs, Empty, PingArgs, PowerAction,
-    PowerArgs, ProjectRef, RefreshArgs, RequestRef, ScanArgs, TerminateArgs, TerminateTarget,
+    BlueprintRef, CatalogArgs, Command, CommandError, DeployArgs, DestroyArgs, Empty, PingArgs,
+    PowerAction, PowerArgs, ProjectRef, RefreshArgs, RequestRef, ScanArgs, TerminateArgs,
+    TerminateTarget,
 };
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
 pub use event::{DaemonHeartbeat, InFlight, ScanChunk, ScanComplete, ScanError, event_type};

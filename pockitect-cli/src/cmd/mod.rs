@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its `Args` and `run`.
 
+pub mod catalog;
 pub mod completions;
 pub mod deploy;
 pub mod doctor;

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use pockitect_blueprint::{ProjectStore, ValidationContext, validate};
@@ -12,18 +13,40 @@ pub struct ValidateArgs {
     /// Blueprint files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Check shapes only; do not ask a daemon what the regions offer.
+    #[arg(long)]
+    pub offline: bool,
 }
 
-/// Checks each file offline; exits non-zero when any has an error. Warnings do not fail.
-pub fn run(g: &Global, a: ValidateArgs) -> Result<i32, CliError> {
-    let ctx = ValidationContext::offline();
+/// Checks each file; exits non-zero when any has an error. Warnings do not fail. When a daemon
+/// is reachable, instance types and DB classes are checked against what each file's region
+/// offers (the daemon's catalog); otherwise offline, and stderr says so.
+pub async fn run(g: &Global, a: ValidateArgs) -> Result<i32, CliError> {
+    let mut contexts: HashMap<String, ValidationContext> = HashMap::new();
     let mut failed = 0usize;
     let mut results = Vec::new();
     for file in &a.files {
         let shown = file.display().to_string();
         match ProjectStore::load_path(file) {
             Ok(bp) => {
-                let report = validate(&bp, &ctx);
+                let mut report = validate(&bp, &ValidationContext::offline());
+                if report.is_ok() && !a.offline {
+                    let region = bp.region().to_owned();
+                    if !contexts.contains_key(&region) {
+                        let ctx = match super::catalog::fetch(g, &region).await {
+                            Ok(offer) => {
+                                eprintln!("checked against what {region} offers (daemon catalog)");
+                                offer.context(&region)
+                            }
+                            Err(why) => {
+                                eprintln!("checked offline for {region}: {why}");
+                                ValidationContext::offline()
+                            }
+                        };
+                        contexts.insert(region.clone(), ctx);
+                    }
+                    report = validate(&bp, &contexts[&region]);
+                }
                 if !report.is_ok() {
                     failed += 1;
                 }

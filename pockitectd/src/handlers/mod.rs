@@ -82,5 +82,27 @@ pub async fn handle(
         Command::Terminate(args) => operate::terminate(args, daemon, events, cancel).await,
         Command::Destroy(args) => operate::destroy(args, daemon, events, cancel).await,
         Command::Refresh(args) => refresh::refresh(args, daemon, events).await,
+        Command::Catalog(args) if !crate::catalog::is_region_name(&args.region) => {
+            Err(HandlerError::new(
+                ErrorCode::InvalidArguments,
+                format!(
+                    "data.region: '{}' is not a region name (such as 'us-east-1')",
+                    args.region.chars().take(64).collect::<String>()
+                ),
+            ))
+        }
+        Command::Catalog(args) => match crate::catalog::get(daemon, &args.region).await {
+            Some(c) => Ok(Outcome::success(
+                event_type::CATALOG,
+                serde_json::to_value(&c).unwrap_or_default(),
+            )),
+            None => Err(HandlerError::new(
+                ErrorCode::Aws,
+                format!(
+                    "data.region: no catalog for '{}' (AWS did not answer and nothing is cached; see the daemon log)",
+                    args.region
+                ),
+            )),
+        },
     }
 }
