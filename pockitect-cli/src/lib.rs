@@ -110,7 +110,7 @@ pub enum Commands {
 pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Commands::Validate(a) => cmd::validate::run(&cli.global, a).await,
-        Commands::New(a) => cmd::new::run(&cli.global, a),
+        Commands::New(a) => cmd::new::run(&cli.global, a).await,
         Commands::Completions(a) => cmd::completions::run(a),
         Commands::DbPassword(a) => cmd::secrets::db_password(&cli.global, a),
         command => match connect(&cli.global).await {

@@ -211,6 +211,44 @@ async fn plan_checks_the_instance_type_against_what_the_region_offers() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    // `new` checks its answers against the same offer.
+    let wizard_dir = env.dir.path().join("wizard");
+    let out = env
+        .cli()
+        .args(["new", "--name", "e2e-wiz", "--region", "us-east-1"])
+        .args(["--instance-type", "t3.metal", "--db", "postgres", "--yes"])
+        .arg("--projects-dir")
+        .arg(&wizard_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(pockitect_proto::exit::INVALID),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("compute.instance_type") && stderr.contains("not offered"),
+        "{stderr}"
+    );
+    let out = env
+        .cli()
+        .args([
+            "new",
+            "--name",
+            "e2e-wiz",
+            "--region",
+            "us-east-1",
+            "--db",
+            "postgres",
+            "--yes",
+        ])
+        .arg("--projects-dir")
+        .arg(&wizard_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("daemon catalog"));
     // The catalog was cached for the next plan, with the region's real offer in it.
     let cached = env.dir.path().join("cache/catalog/us-east-1.json");
     let cat: Value = serde_json::from_str(&std::fs::read_to_string(&cached).unwrap()).unwrap();

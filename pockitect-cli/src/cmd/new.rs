@@ -20,6 +20,59 @@ const IMAGES: [&str; 5] = [
 ];
 const ENGINES: [&str; 4] = ["none", "postgres", "mysql", "mariadb"];
 
+/// The instance types the wizard offers first (those the region offers), then "other…".
+const COMMON_TYPES: [&str; 8] = [
+    "t3.micro",
+    "t3.small",
+    "t3.medium",
+    "t4g.micro",
+    "t4g.small",
+    "m7i.large",
+    "c7i.large",
+    "r7i.large",
+];
+const COMMON_DB_CLASSES: [&str; 5] = [
+    "db.t3.micro",
+    "db.t4g.micro",
+    "db.t3.small",
+    "db.t4g.small",
+    "db.m7g.large",
+];
+const OTHER: &str = "other…";
+
+/// The common choices `offered` contains (all of them when nothing is known), then "other…".
+fn offered_choices<'a>(common: &[&'a str], offered: Option<&[String]>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = common
+        .iter()
+        .copied()
+        .filter(|t| offered.is_none_or(|o| o.iter().any(|x| x == t)))
+        .collect();
+    v.push(OTHER);
+    v
+}
+
+/// A choice among what the region offers; "other…" asks for text.
+fn choose_offered(
+    interactive: bool,
+    prompt: &str,
+    given: Option<String>,
+    common: &[&str],
+    offered: Option<&[String]>,
+) -> Result<String, CliError> {
+    if given.is_some() || !interactive {
+        let default = offered_choices(common, offered)[0];
+        let default = if default == OTHER { common[0] } else { default };
+        return ask(false, prompt, given, default);
+    }
+    let items = offered_choices(common, offered);
+    let picked = choose(true, prompt, None, &items)?;
+    if picked == OTHER {
+        ask(true, prompt, None, common[0])
+    } else {
+        Ok(picked)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct NewArgs {
     /// Project name (the slug is derived from it).
@@ -43,6 +96,12 @@ pub struct NewArgs {
     /// none, postgres, mysql or mariadb.
     #[arg(long)]
     pub db: Option<String>,
+    /// DB instance class (default db.t3.micro, or the first small class the region offers).
+    #[arg(long)]
+    pub db_class: Option<String>,
+    /// Do not ask a daemon what the region offers; check answers for shape only.
+    #[arg(long)]
+    pub offline: bool,
     /// S3 bucket name ('none' for no bucket).
     #[arg(long)]
     pub bucket: Option<String>,
@@ -103,7 +162,7 @@ fn choose(
     Ok(items[i].to_owned())
 }
 
-pub fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
+pub async fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
     let interactive = !a.yes && std::io::stdin().is_terminal();
     if !interactive && a.name.is_none() {
         return Err(CliError::Usage(
@@ -113,11 +172,31 @@ pub fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
     let name = ask(interactive, "Project name", a.name.clone(), "my-project")?;
     let slug = slugify(&name);
     let region = ask(interactive, "Region", a.region.clone(), "us-east-1")?;
-    let instance_type = ask(
+    // What the region offers, when a daemon can say; the choices and the checks follow it.
+    let offer = if a.offline {
+        None
+    } else {
+        match super::catalog::fetch(g, &region).await {
+            Ok(o) => {
+                eprintln!("choices and checks follow what {region} offers (daemon catalog)");
+                Some(o)
+            }
+            Err(why) => {
+                eprintln!("checking answers offline: {why}");
+                None
+            }
+        }
+    };
+    let offered_types = offer
+        .as_ref()
+        .map(|o| o.instance_types.as_slice())
+        .filter(|t| !t.is_empty());
+    let instance_type = choose_offered(
         interactive,
         "Instance type",
         a.instance_type.clone(),
-        "t3.micro",
+        &COMMON_TYPES,
+        offered_types,
     )?;
     let image = choose(interactive, "Image", a.image.clone(), &IMAGES)?;
     let vpc_mode = choose(
@@ -148,6 +227,23 @@ pub fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
             .collect::<Result<_, _>>()?
     };
     let db = choose(interactive, "Database", a.db.clone(), &ENGINES)?;
+    let db_class = if db == "none" {
+        String::new()
+    } else {
+        let offered = offer.as_ref().and_then(|o| {
+            o.db_classes
+                .iter()
+                .find(|(e, c)| e == &db && !c.is_empty())
+                .map(|(_, c)| c.as_slice())
+        });
+        choose_offered(
+            interactive,
+            "Database instance class",
+            a.db_class.clone(),
+            &COMMON_DB_CLASSES,
+            offered,
+        )?
+    };
     let bucket = ask(
         interactive,
         "S3 bucket ('none' for no bucket)",
@@ -165,7 +261,7 @@ pub fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
         "compute": { "instance_type": instance_type, "image_id": image, "user_data": "", "status": "pending" },
         "data": {
             "db": if db == "none" { Value::Null } else {
-                json!({ "engine": db, "instance_class": "db.t3.micro", "allocated_storage_gb": 20, "username": "app", "status": "pending" })
+                json!({ "engine": db, "instance_class": db_class, "allocated_storage_gb": 20, "username": "app", "status": "pending" })
             },
             "s3_bucket": if bucket == "none" { Value::Null } else { json!({ "name": bucket, "status": "pending" }) },
         },
@@ -176,7 +272,14 @@ pub fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
         }
     });
     let bp = pockitect_blueprint::from_value(doc).map_err(|e| CliError::Invalid(e.to_string()))?;
-    let report = validate(&bp, &ValidationContext::offline());
+    let ctx = match &offer {
+        Some(o) => o.context(&region),
+        None => ValidationContext::offline(),
+    };
+    let mut report = validate(&bp, &ValidationContext::offline());
+    if report.is_ok() {
+        report = validate(&bp, &ctx);
+    }
     if !report.is_ok() {
         let lines: Vec<String> = report
             .errors
@@ -206,4 +309,28 @@ pub fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
         eprintln!("next: 'pockitect plan {slug}' then 'pockitect deploy {slug}'");
     }
     Ok(exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_keep_only_what_the_region_offers_then_other() {
+        let offered = vec!["t3.small".to_owned(), "m7i.large".to_owned()];
+        assert_eq!(
+            offered_choices(&COMMON_TYPES, Some(&offered)),
+            vec!["t3.small", "m7i.large", OTHER]
+        );
+        assert_eq!(
+            offered_choices(&COMMON_TYPES, None).len(),
+            COMMON_TYPES.len() + 1
+        );
+        // Without a terminal the default is the first offered choice.
+        let picked =
+            choose_offered(false, "Instance type", None, &COMMON_TYPES, Some(&offered)).unwrap();
+        assert_eq!(picked, "t3.small");
+        let given = choose_offered(false, "x", Some("c7i.large".into()), &COMMON_TYPES, None);
+        assert_eq!(given.unwrap(), "c7i.large");
+    }
 }
