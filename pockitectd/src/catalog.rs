@@ -70,21 +70,15 @@ pub async fn get(daemon: &Daemon, region: &str) -> Option<Catalog> {
     }
 }
 
-/// The validation context for a blueprint in `region`.
+/// The validation context for a blueprint in `region`: its catalog, or offline when unknown.
 pub async fn context_for(daemon: &Daemon, region: &str) -> ValidationContext {
-    let Some(c) = get(daemon, region).await else {
-        return ValidationContext::offline();
-    };
-    let mut ctx = ValidationContext::offline();
-    if !c.regions.is_empty() {
-        ctx = ctx.with_regions(c.regions.iter().cloned());
+    match get(daemon, region).await {
+        Some(c) => ValidationContext::offline().with_offer(
+            region,
+            &c.regions,
+            &c.instance_types,
+            &c.db_classes,
+        ),
+        None => ValidationContext::offline(),
     }
-    // Only the asked region's lists: another region's catalog says nothing about this one.
-    if c.region == region && !c.instance_types.is_empty() {
-        ctx = ctx.with_instance_types(region, c.instance_types.iter().cloned());
-    }
-    for (engine, classes) in &c.db_classes {
-        ctx = ctx.with_db_classes(region, engine, classes.iter().cloned());
-    }
-    ctx
 }

@@ -3,41 +3,15 @@
 //! calls and meant to be cached by the caller (it carries `fetched_at`; see [`Catalog::is_fresh`])
 //! so that validation, the wizard and `plan` can check a blueprint against the real region.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use aws_sdk_ec2::types::LocationType;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+pub use pockitect_proto::Catalog;
+use std::collections::BTreeMap;
 
 use crate::{Aws, AwsError};
 
 /// The engines a blueprint can ask for (`data.db.engine`).
 pub const ENGINES: [&str; 3] = ["postgres", "mysql", "mariadb"];
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Catalog {
-    pub region: String,
-    /// Regions enabled for the account, sorted.
-    pub regions: Vec<String>,
-    /// Instance types offered in `region`, sorted.
-    pub instance_types: Vec<String>,
-    /// DB instance classes orderable in `region`, per engine, sorted. An engine the API lists
-    /// nothing for is left out: unknown, so callers keep their offline list rather than
-    /// refusing every class (emulators answer empty for most engines).
-    pub db_classes: BTreeMap<String, Vec<String>>,
-    /// EC2 account attributes (`max-instances`, `default-vpc`, `supported-platforms`, …).
-    pub account: BTreeMap<String, Vec<String>>,
-    pub fetched_at: DateTime<Utc>,
-}
-
-impl Catalog {
-    /// True while younger than `lifetime`.
-    pub fn is_fresh(&self, lifetime: Duration) -> bool {
-        let age = Utc::now() - self.fetched_at;
-        age.to_std().is_ok_and(|a| a < lifetime)
-    }
-}
 
 /// Fetches the catalog of `region` (about 3 + pages calls; engines in parallel).
 pub async fn fetch(aws: &Aws, region: &str) -> Result<Catalog, AwsError> {

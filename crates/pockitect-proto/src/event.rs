@@ -95,3 +95,28 @@ pub struct DaemonHeartbeat {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<String>,
 }
+
+/// Data of the `catalog` event: what a region offers (see `pockitect_aws::catalog`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub region: String,
+    /// Regions enabled for the account, sorted.
+    pub regions: Vec<String>,
+    /// Instance types offered in `region`, sorted.
+    pub instance_types: Vec<String>,
+    /// DB instance classes orderable in `region`, per engine, sorted. An engine the API lists
+    /// nothing for is left out: unknown, so callers keep their offline checks rather than
+    /// refusing every class (emulators answer empty for most engines).
+    pub db_classes: BTreeMap<String, Vec<String>>,
+    /// EC2 account attributes (`max-instances`, `default-vpc`, `supported-platforms`, …).
+    pub account: BTreeMap<String, Vec<String>>,
+    pub fetched_at: DateTime<Utc>,
+}
+
+impl Catalog {
+    /// True while younger than `lifetime`.
+    pub fn is_fresh(&self, lifetime: std::time::Duration) -> bool {
+        let age = Utc::now() - self.fetched_at;
+        age.to_std().is_ok_and(|a| a < lifetime)
+    }
+}

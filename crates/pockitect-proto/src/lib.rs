@@ -17,7 +17,9 @@ pub use command::{
     TerminateTarget,
 };
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
-pub use event::{DaemonHeartbeat, InFlight, ScanChunk, ScanComplete, ScanError, event_type};
+pub use event::{
+    Catalog, DaemonHeartbeat, InFlight, ScanChunk, ScanComplete, ScanError, event_type,
+};
 pub use request_id::{RequestId, RequestIdError};
 pub use resource::{ResourceFilter, ResourceRecord, ResourceType, UnknownResourceType};
 

@@ -5,31 +5,13 @@ use std::time::Duration;
 
 use pockitect_blueprint::ValidationContext;
 use pockitect_bus::{Bus, BusConfig};
-use pockitect_proto::{CatalogArgs, Command, Status};
-use serde_json::Value;
+use pockitect_proto::{Catalog, CatalogArgs, Command, Status};
 
 use crate::Global;
 use crate::follow::send_and_follow;
 
-/// What a region offers, as the daemon's catalog says.
-#[derive(Debug, Default)]
-pub struct RegionOffer {
-    pub regions: Vec<String>,
-    pub instance_types: Vec<String>,
-    /// (engine, classes)
-    pub db_classes: Vec<(String, Vec<String>)>,
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_owned))
-        .collect()
-}
-
 /// The catalog of `region`, or why not (no Redis, no daemon, AWS did not answer).
-pub async fn fetch(g: &Global, region: &str) -> Result<RegionOffer, String> {
+pub async fn fetch(g: &Global, region: &str) -> Result<Catalog, String> {
     let connect = Bus::connect(BusConfig::new(g.redis_url.clone(), g.prefix.clone()));
     let bus = match tokio::time::timeout(Duration::from_millis(1500), connect).await {
         Ok(Ok(bus)) => bus,
@@ -56,32 +38,10 @@ pub async fn fetch(g: &Global, region: &str) -> Result<RegionOffer, String> {
             .unwrap_or("the daemon had no catalog")
             .to_owned());
     }
-    let d = &t.data;
-    Ok(RegionOffer {
-        regions: strings(&d["regions"]),
-        instance_types: strings(&d["instance_types"]),
-        db_classes: d["db_classes"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(engine, classes)| (engine.clone(), strings(classes)))
-            .collect(),
-    })
+    serde_json::from_value(t.data).map_err(|e| format!("the daemon's catalog is unreadable: {e}"))
 }
 
-impl RegionOffer {
-    /// The validation context for blueprints in `region`.
-    pub fn context(&self, region: &str) -> ValidationContext {
-        let mut ctx = ValidationContext::offline();
-        if !self.regions.is_empty() {
-            ctx = ctx.with_regions(self.regions.iter().cloned());
-        }
-        if !self.instance_types.is_empty() {
-            ctx = ctx.with_instance_types(region, self.instance_types.iter().cloned());
-        }
-        for (engine, classes) in &self.db_classes {
-            ctx = ctx.with_db_classes(region, engine, classes.iter().cloned());
-        }
-        ctx
-    }
+/// The validation context for blueprints in the catalog's region.
+pub fn context(c: &Catalog) -> ValidationContext {
+    ValidationContext::offline().with_offer(&c.region, &c.regions, &c.instance_types, &c.db_classes)
 }

@@ -230,12 +230,11 @@ pub async fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
     let db_class = if db == "none" {
         String::new()
     } else {
-        let offered = offer.as_ref().and_then(|o| {
-            o.db_classes
-                .iter()
-                .find(|(e, c)| e == &db && !c.is_empty())
-                .map(|(_, c)| c.as_slice())
-        });
+        let offered = offer
+            .as_ref()
+            .and_then(|o| o.db_classes.get(&db))
+            .map(Vec::as_slice)
+            .filter(|c| !c.is_empty());
         choose_offered(
             interactive,
             "Database instance class",
@@ -273,7 +272,7 @@ pub async fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
     });
     let bp = pockitect_blueprint::from_value(doc).map_err(|e| CliError::Invalid(e.to_string()))?;
     let ctx = match &offer {
-        Some(o) => o.context(&region),
+        Some(o) => super::catalog::context(o),
         None => ValidationContext::offline(),
     };
     let mut report = validate(&bp, &ValidationContext::offline());

@@ -36,7 +36,7 @@ pub async fn run(g: &Global, a: ValidateArgs) -> Result<i32, CliError> {
                         let ctx = match super::catalog::fetch(g, &region).await {
                             Ok(offer) => {
                                 eprintln!("checked against what {region} offers (daemon catalog)");
-                                offer.context(&region)
+                                super::catalog::context(&offer)
                             }
                             Err(why) => {
                                 eprintln!("checked offline for {region}: {why}");

@@ -103,6 +103,29 @@ impl ValidationContext {
         self
     }
 
+    /// What `region` offers, from a catalog: the enabled regions, its instance types, its DB
+    /// classes per engine. Empty lists mean "unknown" and are not applied.
+    pub fn with_offer<'a>(
+        mut self,
+        region: &str,
+        regions: &[String],
+        instance_types: &[String],
+        db_classes: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+    ) -> Self {
+        if !regions.is_empty() {
+            self = self.with_regions(regions.iter().cloned());
+        }
+        if !instance_types.is_empty() {
+            self = self.with_instance_types(region, instance_types.iter().cloned());
+        }
+        for (engine, classes) in db_classes {
+            if !classes.is_empty() {
+                self = self.with_db_classes(region, engine, classes.iter().cloned());
+            }
+        }
+        self
+    }
+
     /// True when the regions come from a catalog rather than the built-in list.
     pub fn has_region_catalog(&self) -> bool {
         self.regions.is_some()
