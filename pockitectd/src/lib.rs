@@ -136,7 +136,7 @@ async fn open_secrets(settings: &Settings) -> anyhow::Result<pockitect_secrets::
             "no OS keyring: database passwords are kept in 0600 files (choose with --secrets)"
         ),
         None => {
-            tracing::info!(store = %store.describe(), "database passwords are kept in {}", store.describe())
+            tracing::info!(store = %store.describe(), "where database passwords are kept")
         }
     }
     Ok(store)

@@ -527,16 +527,7 @@ out = {
 }
 print(json.dumps(out))
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", SCRIPT, env.moto.endpoint(), slug])
-        .output()
-        .expect("python3 runs boto3");
-    assert!(
-        out.status.success(),
-        "inventory failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the inventory script prints JSON")
+    crate::python_json("inventory", &["-c", SCRIPT, env.moto.endpoint(), slug])
 }
 
 #[tokio::test]

@@ -44,24 +44,19 @@ impl Env {
     /// (scripts/seed_moto.py, boto3), and returns the ids it created per region and type.
     pub fn seed(&self, regions: &str, project: &str) -> serde_json::Value {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/seed_moto.py");
-        let out = Command::new("python3")
-            .args([
+        let endpoint = self.moto.endpoint();
+        python_json(
+            "seeding",
+            &[
                 script,
                 "--endpoint",
-                self.moto.endpoint(),
+                endpoint,
                 "--regions",
                 regions,
                 "--project",
                 project,
-            ])
-            .output()
-            .expect("python3 runs the seed script");
-        assert!(
-            out.status.success(),
-            "seeding failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("the seed script prints JSON")
+            ],
+        )
     }
 
     /// Starts a daemon process talking to moto; killed on drop.
@@ -170,4 +165,19 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Runs `python3 ARGS…` (boto3 scripts against moto) and parses the JSON it prints; `what`
+/// names the step in the failure.
+pub fn python_json(what: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} printed no JSON: {e}"))
 }

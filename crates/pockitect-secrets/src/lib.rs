@@ -64,7 +64,9 @@ pub enum SecretError {
         "the OS keyring is not reachable ({0}); start a Secret Service (e.g. gnome-keyring) in this session, or choose --secrets file to keep secrets in 0600 files"
     )]
     KeyringUnavailable(String),
-    #[error("the OS keyring refused '{account}': {reason}")]
+    #[error(
+        "the OS keyring refused '{account}': {reason}; unlock the keyring, or choose --secrets file to keep secrets in 0600 files"
+    )]
     Keyring { account: String, reason: String },
     #[error("secret file in '{dir}': {source}")]
     File {
