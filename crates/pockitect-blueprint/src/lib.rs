@@ -20,6 +20,7 @@ pub mod legacy;
 pub mod model;
 mod net;
 mod parse;
+mod recorded;
 pub mod slug;
 pub mod store;
 pub mod validate;
@@ -32,6 +33,7 @@ pub use model::{
     SectionStatus, Security, SubnetType, VpcEnv, VpcMode,
 };
 pub use parse::{from_json_str, from_json_str_with_notes, from_value, to_json_pretty};
+pub use recorded::RecordedId;
 pub use slug::{is_valid_slug, slugify};
 pub use store::ProjectStore;
 pub use validate::{Issue, Report, ValidationContext, check_db_password, validate};
