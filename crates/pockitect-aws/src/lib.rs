@@ -7,6 +7,7 @@ pub mod catalog;
 mod clients;
 pub mod deploy;
 mod error;
+pub mod ownership;
 pub mod power;
 pub mod refresh;
 pub mod scan;

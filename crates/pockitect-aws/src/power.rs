@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::ownership;
 use crate::refresh::{Failure, describe_targets, key_of};
 use crate::{Aws, AwsError};
 
@@ -24,11 +25,15 @@ pub struct PowerOptions {
     pub rds_timeout: Duration,
     /// AWS calls in flight at once.
     pub concurrency: usize,
+    /// The project powered: only what it owns is started or stopped (the ownership gate);
+    /// anything else is skipped with the reason. None powers what is given (tests, tools).
+    pub project: Option<String>,
 }
 
 impl Default for PowerOptions {
     fn default() -> Self {
         Self {
+            project: None,
             ec2_timeout: Duration::from_secs(10 * 60),
             rds_timeout: Duration::from_secs(30 * 60),
             concurrency: 8,
@@ -114,16 +119,21 @@ impl PowerSink for NoopSink {
     async fn progress(&self, _done: usize, _total: usize, _result: &PowerResult) {}
 }
 
-/// Starts or stops `targets` (EC2 and RDS instances; anything else is skipped) with the
-/// default timeouts.
+/// Starts or stops the `targets` of `project` that it owns (EC2 and RDS instances; anything
+/// else is skipped) with the default timeouts.
 pub async fn power(
     aws: &Aws,
+    project: &str,
     targets: Vec<TerminateTarget>,
     action: PowerAction,
     sink: impl PowerSink,
     cancel: CancellationToken,
 ) -> PowerReport {
-    power_with(aws, targets, action, PowerOptions::default(), sink, cancel).await
+    let opts = PowerOptions {
+        project: Some(project.to_owned()),
+        ..PowerOptions::default()
+    };
+    power_with(aws, targets, action, opts, sink, cancel).await
 }
 
 /// The state each type reaches, and the states on the way there.
@@ -195,7 +205,18 @@ pub async fn power_with(
         let t = &targets[i];
         let key = key_of(t.kind, &t.id);
         let (target_state, on_the_way) = goal(t.kind, action);
-        let result = if let Some(r) = now.found.get(&key) {
+        let refusal = now.found.get(&key).and_then(|r| {
+            let p = opts.project.as_deref()?;
+            ownership::may_power(&ownership::classify(r, Some(p), false), p).err()
+        });
+        let result = if let Some(refusal) = refusal {
+            Some(PowerResult {
+                target: t.clone(),
+                outcome: PowerOutcome::Skipped,
+                state: now.found.get(&key).and_then(|r| r.state.clone()),
+                message: format!("not touched: {}", refusal.reason),
+            })
+        } else if let Some(r) = now.found.get(&key) {
             let state = r.state.clone().unwrap_or_default();
             if state == target_state {
                 Some(PowerResult {

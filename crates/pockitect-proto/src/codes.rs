@@ -22,6 +22,9 @@ pub enum ErrorCode {
     AccessDenied,
     /// AWS answered with an error.
     Aws,
+    /// A resource the blueprint records belongs to another project (or is protected): nothing
+    /// was changed.
+    Conflict,
     /// The request was cancelled.
     Cancelled,
     /// The daemon shut down or lost its lease before finishing.
@@ -38,7 +41,7 @@ impl ErrorCode {
             | ErrorCode::UnknownCommand
             | ErrorCode::InvalidArguments
             | ErrorCode::TooLarge => exit::USAGE,
-            ErrorCode::InvalidBlueprint => exit::INVALID,
+            ErrorCode::InvalidBlueprint | ErrorCode::Conflict => exit::INVALID,
             ErrorCode::NotFound => exit::NOT_FOUND,
             ErrorCode::Locked => exit::LOCKED,
             ErrorCode::Cancelled => exit::CANCELLED,

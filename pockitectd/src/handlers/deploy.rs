@@ -82,12 +82,22 @@ async fn check(daemon: &Daemon, bp: &Blueprint) -> Result<Vec<String>, HandlerEr
     Ok(report.warnings.iter().map(ToString::to_string).collect())
 }
 
+/// The engine's refusals, with the code a client maps to its exit status.
+fn engine_error(e: deploy::DeployError) -> HandlerError {
+    let code = match &e {
+        deploy::DeployError::Conflict { .. } => ErrorCode::Conflict,
+        deploy::DeployError::OwnershipUnknown { .. } => ErrorCode::Aws,
+        deploy::DeployError::Invalid { .. } | deploy::DeployError::MissingDbPassword { .. } => {
+            ErrorCode::InvalidBlueprint
+        }
+    };
+    HandlerError::new(code, e.to_string())
+}
+
 pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, HandlerError> {
     let bp = load(daemon, &target, false)?;
     let warnings = check(daemon, &bp).await?;
-    let plan = deploy::plan(&daemon.aws, &bp)
-        .await
-        .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;
+    let plan = deploy::plan(&daemon.aws, &bp).await.map_err(engine_error)?;
     Ok(Outcome::success(
         PLAN,
         json!({ "plan": plan, "warnings": warnings }),
@@ -150,7 +160,7 @@ pub async fn deploy(
     let sink = Sink { events, daemon };
     let report = deploy::deploy(&daemon.aws, bp, opts, &sink)
         .await
-        .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;
+        .map_err(engine_error)?;
     let status = match report.outcome {
         DeployOutcome::Success => Status::Success,
         DeployOutcome::Partial => Status::Partial,

@@ -23,86 +23,21 @@ fn load(daemon: &Daemon, slug: &str) -> Result<Blueprint, HandlerError> {
     })
 }
 
-/// The resources a blueprint records, as terminate targets.
-pub(super) fn recorded_targets(bp: &Blueprint) -> Vec<TerminateTarget> {
-    let doc = serde_json::to_value(bp).unwrap_or_default();
-    let region = bp.region().to_owned();
-    let s = |path: &[&str]| -> Option<String> {
-        let mut v = &doc;
-        for p in path {
-            v = v.get(p)?;
+/// The resources a blueprint records, as terminate targets, and which of them it only borrows.
+pub(super) fn recorded_targets(bp: &Blueprint) -> (Vec<TerminateTarget>, Vec<TerminateTarget>) {
+    let (mut all, mut borrowed) = (Vec::new(), Vec::new());
+    for r in bp.recorded_ids() {
+        let t = TerminateTarget {
+            id: r.id,
+            kind: r.kind,
+            region: r.region,
+        };
+        if r.borrowed {
+            borrowed.push(t.clone());
         }
-        v.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
-    };
-    let mut out = Vec::new();
-    let mut add = |kind: ResourceType, id: Option<String>, region: &str| {
-        if let Some(id) = id {
-            out.push(TerminateTarget {
-                id,
-                kind,
-                region: region.to_owned(),
-            });
-        }
-    };
-    add(
-        ResourceType::Ec2Instance,
-        s(&["compute", "instance_id"]),
-        &region,
-    );
-    add(
-        ResourceType::RdsInstance,
-        s(&["data", "db", "identifier"]),
-        &region,
-    );
-    add(
-        ResourceType::DbSubnetGroup,
-        s(&["data", "db", "db_subnet_group_name"]).or(s(&["network", "db_subnet_group_name"])),
-        &region,
-    );
-    add(ResourceType::Vpc, s(&["network", "vpc_id"]), &region);
-    add(ResourceType::Subnet, s(&["network", "subnet_id"]), &region);
-    add(
-        ResourceType::Subnet,
-        s(&["network", "secondary_subnet_id"]),
-        &region,
-    );
-    add(
-        ResourceType::SecurityGroup,
-        s(&["network", "security_group_id"]),
-        &region,
-    );
-    add(
-        ResourceType::InternetGateway,
-        s(&["network", "internet_gateway_id"]),
-        &region,
-    );
-    add(
-        ResourceType::RouteTable,
-        s(&["network", "route_table_id"]),
-        &region,
-    );
-    if s(&["data", "s3_bucket", "arn"]).is_some() {
-        add(
-            ResourceType::S3Bucket,
-            s(&["data", "s3_bucket", "name"]),
-            &region,
-        );
+        all.push(t);
     }
-    if s(&["security", "key_pair", "key_pair_id"]).is_some() {
-        add(
-            ResourceType::KeyPair,
-            s(&["security", "key_pair", "name"]),
-            &region,
-        );
-    }
-    if s(&["security", "iam_role", "arn"]).is_some() {
-        add(
-            ResourceType::IamRole,
-            s(&["security", "iam_role", "role_name"]),
-            "global",
-        );
-    }
-    out
+    (all, borrowed)
 }
 
 /// Owns its handle (no borrowed lifetimes) so the engine's futures stay `Send` for any lifetime.
@@ -159,6 +94,7 @@ pub async fn power(
 ) -> Result<Outcome, HandlerError> {
     let bp = load(daemon, &args.project)?;
     let targets: Vec<TerminateTarget> = recorded_targets(&bp)
+        .0
         .into_iter()
         .filter(|t| {
             matches!(
@@ -178,6 +114,7 @@ pub async fn power(
     }
     let report = power::power(
         &daemon.aws,
+        &args.project,
         targets,
         args.action,
         Reporter {
@@ -229,27 +166,12 @@ async fn run_terminate(
             json!({"dry_run": true, "plan": plan, "message": format!("would delete {} resources", plan.total())}),
         ));
     }
-    // The engine's future is `Send` for one lifetime only (a borrowed token inside a buffered
-    // stream), which `tokio::spawn` rejects; it runs on a blocking thread of the same runtime
-    // instead, built there from owned inputs.
-    let (aws, sink, token) = (
-        daemon.aws.clone(),
-        Reporter {
-            events: events.clone(),
-        },
-        cancel.clone(),
-    );
-    let rt = tokio::runtime::Handle::current();
-    let report = tokio::task::spawn_blocking(move || {
-        rt.block_on(terminate::execute(&aws, plan, sink, token))
-    })
-    .await
-    .map_err(|e| {
-        HandlerError::new(
-            ErrorCode::Internal,
-            format!("the terminate engine stopped: {e}"),
-        )
-    })?;
+    // Runs on the handler's task: cancelling the token (a `cancel`, a lost lease, a shutdown)
+    // stops it at its next safe point.
+    let sink = Reporter {
+        events: events.clone(),
+    };
+    let report = terminate::execute(&daemon.aws, plan, sink, cancel.clone()).await;
     let status = if report.cancelled > 0 {
         Status::Cancelled
     } else if report.failed == 0 {
@@ -296,56 +218,6 @@ pub async fn terminate(
     })
 }
 
-/// Ids back to null and statuses back to pending, so the blueprint can be deployed again.
-fn reset(bp: &Blueprint) -> Option<Blueprint> {
-    let mut doc = serde_json::to_value(bp).ok()?;
-    const IDS: &[&[&str]] = &[
-        &["network", "vpc_id"],
-        &["network", "subnet_id"],
-        &["network", "secondary_subnet_id"],
-        &["network", "security_group_id"],
-        &["network", "internet_gateway_id"],
-        &["network", "route_table_id"],
-        &["network", "db_subnet_group_name"],
-        &["compute", "instance_id"],
-        &["compute", "public_ip"],
-        &["compute", "private_ip"],
-        &["compute", "resolved_image_id"],
-        &["data", "db", "endpoint"],
-        &["data", "db", "identifier"],
-        &["data", "db", "arn"],
-        &["data", "db", "port"],
-        &["data", "db", "db_subnet_group_name"],
-        &["data", "s3_bucket", "arn"],
-        &["security", "key_pair", "key_pair_id"],
-        &["security", "certificate", "cert_arn"],
-        &["security", "certificate", "validation_records"],
-        &["security", "iam_role", "arn"],
-        &["security", "iam_role", "instance_profile_arn"],
-    ];
-    for path in IDS {
-        if let Some(v) = doc.pointer_mut(&format!("/{}", path.join("/"))) {
-            *v = Value::Null;
-        }
-    }
-    for section in [
-        "network",
-        "compute",
-        "data/db",
-        "data/s3_bucket",
-        "security/key_pair",
-        "security/certificate",
-        "security/iam_role",
-    ] {
-        if let Some(v) = doc.pointer_mut(&format!("/{section}/status"))
-            && v.as_str().is_some_and(|s| s != "skipped")
-        {
-            *v = json!("pending");
-        }
-    }
-    pockitect_blueprint::from_value(doc).ok()
-}
-
 pub async fn destroy(
     args: DestroyArgs,
     daemon: &Daemon,
@@ -353,26 +225,27 @@ pub async fn destroy(
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
     let bp = load(daemon, &args.project)?;
-    let recorded = recorded_targets(&bp);
+    let (recorded, borrowed) = recorded_targets(&bp);
     let targets = terminate::discover_project(
         &daemon.aws,
         &args.project,
         &[bp.region().to_owned()],
-        recorded,
+        recorded.clone(),
     )
     .await?;
     let opts = TerminateOptions {
         force: args.force,
         project: Some(args.project.clone()),
+        borrowed,
+        recorded: Some(recorded),
         final_snapshot: args.final_snapshot,
         ..TerminateOptions::default()
     };
     let (status, mut data) =
         run_terminate(daemon, events, cancel, targets, opts, args.dry_run).await?;
-    if !args.dry_run
-        && status == Status::Success
-        && let Some(fresh) = reset(&bp)
-    {
+    if !args.dry_run && status == Status::Success {
+        let mut fresh = bp.clone();
+        fresh.clear_recorded();
         daemon.save_project(&fresh).map_err(|e| {
             HandlerError::new(ErrorCode::Internal, format!("reset the blueprint: {e}"))
         })?;

@@ -29,7 +29,7 @@ async fn refresh_one(
     bp: Blueprint,
 ) -> Result<Vec<Value>, HandlerError> {
     let slug = bp.slug().into_owned();
-    let targets = recorded_targets(&bp);
+    let (targets, _) = recorded_targets(&bp);
     if targets.is_empty() {
         return Ok(Vec::new());
     }

@@ -538,6 +538,7 @@ fn section_status(bp: &Blueprint, section: Section) -> Option<&SectionStatus> {
 /// What a deploy of `blueprint` would do, with read-only AWS calls.
 pub async fn plan(aws: &Aws, blueprint: &Blueprint) -> Result<Plan, DeployError> {
     let validation = validate(blueprint, &ValidationContext::offline());
+    check_ownership(aws, blueprint).await?;
     let opts = DeployOptions::default();
     let run = Run::new(aws, blueprint, &opts, NoopSink, true);
     let mut planned: Vec<PlannedResource> = Vec::new();
@@ -605,6 +606,26 @@ fn recorded_id(bp: &Blueprint, r: Resource) -> Option<String> {
 /// Deploys `blueprint`: see the module documentation. Returns `Err` only when nothing could be
 /// attempted (invalid blueprint, missing database password); resource failures are in the
 /// report with `outcome` `partial` or `rolled_back`.
+/// The ownership gate before anything else: a recorded id that is another project's (a copied
+/// blueprint), protected, or not Pockitect's stops the deploy before any change.
+async fn check_ownership(aws: &Aws, blueprint: &Blueprint) -> Result<(), DeployError> {
+    let project = blueprint.slug().into_owned();
+    let conflicts = crate::ownership::recorded_conflicts(aws, blueprint)
+        .await
+        .map_err(|source| DeployError::OwnershipUnknown {
+            project: project.clone(),
+            source,
+        })?;
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    warn!(project = %project, conflicts = conflicts.len(), "recorded resources are not the project's; nothing changed");
+    Err(DeployError::Conflict {
+        project,
+        conflicts: conflicts.iter().map(ToString::to_string).collect(),
+    })
+}
+
 pub async fn deploy(
     aws: &Aws,
     blueprint: Blueprint,
@@ -619,6 +640,7 @@ pub async fn deploy(
             report: validation,
         });
     }
+    check_ownership(aws, &blueprint).await?;
     let run = Run::new(aws, &blueprint, &options, sink, false);
     info!(project = %run.slug, region = %run.region, "deploy started");
 

@@ -394,6 +394,20 @@ pub enum DeployError {
         "deploy '{project}': the blueprint has a database to create but no password was given; pass one in DeployOptions::db_password"
     )]
     MissingDbPassword { project: String },
+    /// Recorded ids that are not the project's to adopt (another project's, protected, or not
+    /// Pockitect's): nothing was changed.
+    #[error("deploy '{project}': nothing was changed: {}", .conflicts.join("; "))]
+    Conflict {
+        project: String,
+        conflicts: Vec<String>,
+    },
+    /// AWS could not be asked who owns the recorded resources.
+    #[error("deploy '{project}': could not check who owns the recorded resources: {source}")]
+    OwnershipUnknown {
+        project: String,
+        #[source]
+        source: crate::AwsError,
+    },
 }
 
 pub use engine::{deploy, plan};

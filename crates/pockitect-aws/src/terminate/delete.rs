@@ -704,7 +704,7 @@ impl AwsExecutor {
                 continue;
             }
             let tags: BTreeMap<String, String> = eni.tags.clone();
-            if self.safety.check_tags(&tags, false).is_err() {
+            if self.safety.check_tags(&tags).is_err() {
                 continue;
             }
             tolerate_missing(

@@ -22,10 +22,12 @@
 //! for a dependency (`DependencyViolation`, `…InUse`, `DeleteConflict`, …) in further passes until
 //! passes stop making progress, then reports those as failed with AWS's message.
 //!
-//! Safety: without `force` only resources tagged `pockitect:managed=true` (and, for a project,
-//! `pockitect:project=<project>`) are deleted. A resource tagged for another project is skipped
-//! (also when it was found inside a VPC being deleted), `pockitect:protect=true` is never
-//! deleted, nor is a region's default VPC, force or not. Each skip carries a reason.
+//! Safety is the ownership gate's ([`crate::ownership`]): only what the project owns is deleted
+//! (tagged `pockitect:project=<project>` and `pockitect:managed=true`; for a terminate of
+//! resources picked from a scan, managed and tagged for the project they name). `force` adds
+//! untagged resources the user listed or the project's records name, never a borrowed, shared,
+//! foreign or protected one (`pockitect:protect=true`, a default VPC or subnet), nor an unowned
+//! child found inside a VPC. Each skip carries a reason.
 //!
 //! A key pair is deleted from AWS only: the local private key file is never touched.
 
@@ -54,9 +56,15 @@ pub struct TerminateOptions {
     /// Delete also what is not tagged as managed by Pockitect. Never overrides
     /// `pockitect:protect=true`, a default VPC, or (for a project) another project's tag.
     pub force: bool,
-    /// The project being destroyed: only what is tagged for it is deleted (and, with `force`,
-    /// untagged resources).
+    /// The project being destroyed: only what it owns is deleted (and, with `force`, untagged
+    /// resources its records name).
     pub project: Option<String>,
+    /// What the project borrows (a default or existing VPC and its subnets, an existing key
+    /// pair): never deleted, force or not.
+    pub borrowed: Vec<TerminateTarget>,
+    /// For a destroy: the targets the project's own records name; `force` adds untagged ones
+    /// of these only. None for a terminate, whose targets the user named one by one.
+    pub recorded: Option<Vec<TerminateTarget>>,
     /// Take a final snapshot of RDS instances (`<id>-final-<timestamp>`) instead of skipping it.
     pub final_snapshot: bool,
     /// AWS calls in flight at once.
@@ -76,6 +84,8 @@ impl Default for TerminateOptions {
         Self {
             force: false,
             project: None,
+            borrowed: Vec::new(),
+            recorded: None,
             final_snapshot: false,
             concurrency: 8,
             wait_timeout: Duration::from_secs(30 * 60),
@@ -105,6 +115,8 @@ pub enum SkipKind {
     NotManaged,
     /// A shared per-environment VPC (or its parts) that several projects use.
     Shared,
+    /// Borrowed by the project (a default or existing VPC, its subnets, an existing key pair).
+    Borrowed,
 }
 
 /// A resource left alone, with the reason shown to the user.

@@ -4,17 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::StreamExt;
-use pockitect_proto::tags::{MANAGED, PROJECT, PROTECT};
 use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
 use serde_json::Value;
 
 use super::{Layer, PlannedDelete, SkipKind, Skipped, TerminateOptions, TerminatePlan, layer_of};
+use crate::ownership::{self, Origin, Ownership, Refusal};
 use crate::refresh::{Key, Query, describe_targets, fetch, key_of};
 use crate::{Aws, AwsError};
-
-/// Tag of the shared per-environment VPC and its parts (legacy `vpc_env`); the deploy engine
-/// writes it (`deploy::TAG_VPC_ENV`). Those carry no project tag: several projects use them.
-const VPC_ENV: &str = "pockitect:vpc-env";
 
 /// The types a VPC is expanded into.
 const VPC_CHILDREN: [ResourceType; 9] = [
@@ -29,48 +25,48 @@ const VPC_CHILDREN: [ResourceType; 9] = [
     ResourceType::DbSubnetGroup,
 ];
 
-fn tag_true(tags: &BTreeMap<String, String>, key: &str) -> bool {
-    tags.get(key)
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
 fn detail_true(r: &ResourceRecord, key: &str) -> bool {
     r.details.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// The safety rules (see the module documentation).
+/// The terminate side of the ownership gate: which ownership a delete may take, as a skip kind
+/// and reason when it may not.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Safety {
     pub force: bool,
     pub project: Option<String>,
     /// The projects this terminate acts for.
     pub projects: BTreeSet<String>,
+    /// What the project borrows (never deleted).
+    pub borrowed: HashSet<Key>,
+    /// For a destroy: what the project's own records name (`force` may add those when
+    /// untagged). None: every target was named by the user (terminate).
+    pub recorded: Option<HashSet<Key>>,
+}
+
+/// Where a record stands in a terminate: a target, or a child found inside a VPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Found {
+    Target,
+    InVpc,
 }
 
 impl Safety {
     pub fn new(opts: &TerminateOptions, projects: BTreeSet<String>) -> Self {
+        let keys = |ts: &[TerminateTarget]| ts.iter().map(|t| key_of(t.kind, &t.id)).collect();
         Self {
             force: opts.force,
             project: opts.project.clone(),
             projects,
+            borrowed: keys(&opts.borrowed),
+            recorded: opts.recorded.as_deref().map(keys),
         }
     }
 
-    /// Ok when `r` may be deleted; `explicit` when it was asked for (not found inside a VPC).
-    pub fn check(&self, r: &ResourceRecord, explicit: bool) -> Result<(), (SkipKind, String)> {
-        if tag_true(&r.tags, PROTECT) {
-            return Err(protected());
-        }
+    /// Delete or skip (with the reason shown to the user).
+    pub fn check(&self, r: &ResourceRecord, found: Found) -> Result<(), (SkipKind, String)> {
         match r.kind {
-            ResourceType::Vpc if detail_true(r, "is_default") => {
-                return Err((
-                    SkipKind::DefaultVpc,
-                    format!(
-                        "the default VPC of '{}' is never deleted, even with force",
-                        r.region
-                    ),
-                ));
-            }
+            // They go with their VPC, whoever asks.
             ResourceType::SecurityGroup if detail_true(r, "is_default") => {
                 return Err((
                     SkipKind::DefaultResource,
@@ -86,72 +82,61 @@ impl Safety {
             }
             _ => {}
         }
-        self.check_tags(&r.tags, explicit)
+        let key = key_of(r.kind, &r.id);
+        let default_vpc = r.kind == ResourceType::Vpc && detail_true(r, "is_default");
+        let ownership = self.ownership(
+            ownership::classify(r, self.project.as_deref(), self.borrowed.contains(&key)),
+            &r.tags,
+            found,
+        );
+        let origin = match (found, &self.recorded) {
+            (Found::InVpc, _) => Origin::InVpc,
+            (Found::Target, Some(recorded)) if !recorded.contains(&key) => Origin::Tagged,
+            (Found::Target, _) => Origin::Named,
+        };
+        ownership::may_delete(&ownership, origin, self.force).map_err(|refusal| {
+            let kind = match refusal.ownership {
+                Ownership::Protected { .. } if default_vpc => SkipKind::DefaultVpc,
+                Ownership::Protected { .. } => SkipKind::Protected,
+                Ownership::Borrowed => SkipKind::Borrowed,
+                Ownership::Shared { .. } => SkipKind::Shared,
+                Ownership::Foreign { .. } => SkipKind::OtherProject,
+                Ownership::Owned | Ownership::Unknown => SkipKind::NotManaged,
+            };
+            (kind, refusal.reason)
+        })
     }
 
-    /// The tag rules alone (also used for network interfaces, which have no record type).
-    pub fn check_tags(
+    /// The tag rules alone, for what has no record type (a VPC's leftover network interfaces,
+    /// always found inside the VPC).
+    pub fn check_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), Refusal> {
+        let ownership = self.ownership(
+            ownership::classify_tags(tags, self.project.as_deref(), false, None),
+            tags,
+            Found::InVpc,
+        );
+        ownership::may_delete(&ownership, Origin::InVpc, self.force)
+    }
+
+    /// Without a project (resources picked from a scan), a child found inside a VPC is owned
+    /// only when it is tagged for one of the projects the terminate acts for.
+    fn ownership(
         &self,
+        ownership: Ownership,
         tags: &BTreeMap<String, String>,
-        explicit: bool,
-    ) -> Result<(), (SkipKind, String)> {
-        if tag_true(tags, PROTECT) {
-            return Err(protected());
+        found: Found,
+    ) -> Ownership {
+        if self.project.is_some() || found == Found::Target || ownership != Ownership::Owned {
+            return ownership;
         }
-        let owner = tags
-            .get(PROJECT)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty());
-        if let Some(p) = &self.project {
-            match owner {
-                Some(o) if o != p => {
-                    return Err((
-                        SkipKind::OtherProject,
-                        format!("belongs to project '{o}', not '{p}'"),
-                    ));
-                }
-                None if tags.contains_key(VPC_ENV) => {
-                    let env = tags.get(VPC_ENV).map(String::as_str).unwrap_or_default();
-                    return Err((
-                        SkipKind::Shared,
-                        format!(
-                            "part of the shared '{env}' VPC that several projects use; delete it with terminate once no project needs it"
-                        ),
-                    ));
-                }
-                None if !self.force => {
-                    return Err((
-                        SkipKind::NotManaged,
-                        format!(
-                            "not tagged {PROJECT}={p}: not part of the project (use force to delete it anyway)"
-                        ),
-                    ));
-                }
-                _ => {}
-            }
-        } else if !explicit
-            && let Some(o) = owner
-            && !self.projects.contains(o)
-        {
-            return Err((SkipKind::OtherProject, format!("belongs to project '{o}'")));
+        match ownership::tagged_project(tags) {
+            Some(p) if self.projects.contains(p) => Ownership::Owned,
+            Some(p) => Ownership::Foreign {
+                project: p.to_owned(),
+            },
+            None => Ownership::Unknown,
         }
-        if !self.force && !tag_true(tags, MANAGED) {
-            return Err((
-                SkipKind::NotManaged,
-                format!(
-                    "not tagged {MANAGED}=true: Pockitect did not create it (use force to delete it anyway)"
-                ),
-            ));
-        }
-        Ok(())
     }
-}
-
-fn protected() -> (SkipKind, String) {
-    (
-        SkipKind::Protected,
-        format!("tagged {PROTECT}=true: never deleted, even with force"),
-    )
 }
 
 /// Codes that say AWS could not be asked at all: the plan cannot be trusted, so it fails.
@@ -246,7 +231,7 @@ pub async fn plan(
     let mut decided: HashMap<Key, bool> = HashMap::new(); // key -> planned?
     for r in explicit {
         let key = key_of(r.kind, &r.id);
-        match safety.check(&r, true) {
+        match safety.check(&r, Found::Target) {
             Ok(()) => {
                 decided.insert(key, true);
                 planned.push(PlannedDelete {
@@ -316,7 +301,7 @@ pub async fn plan(
             {
                 continue;
             }
-            match safety.check(&c, false) {
+            match safety.check(&c, Found::InVpc) {
                 Ok(()) => {
                     decided.insert(key, true);
                     planned.push(PlannedDelete {
@@ -422,6 +407,8 @@ async fn vpc_children(aws: &Aws, region: &str, vpc: &str) -> Result<Vec<Resource
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership::VPC_ENV;
+    use pockitect_proto::tags::{MANAGED, PROJECT, PROTECT};
     use serde_json::json;
 
     fn rec(kind: ResourceType, tags: &[(&str, &str)]) -> ResourceRecord {
@@ -437,25 +424,30 @@ mod tests {
             force,
             project: project.map(str::to_owned),
             projects: projects.iter().map(|s| (*s).to_owned()).collect(),
+            ..Safety::default()
         }
     }
 
     const MINE: [(&str, &str); 2] = [(PROJECT, "p1"), (MANAGED, "true")];
+    use Found::{InVpc, Target};
 
     #[test]
     fn managed_and_project_tags_decide_without_force() {
         let s = safety(false, Some("p1"), &["p1"]);
-        assert!(s.check(&rec(ResourceType::Subnet, &MINE), true).is_ok());
+        assert!(s.check(&rec(ResourceType::Subnet, &MINE), Target).is_ok());
         let other = rec(ResourceType::Subnet, &[(PROJECT, "p2"), (MANAGED, "true")]);
-        assert_eq!(s.check(&other, true).unwrap_err().0, SkipKind::OtherProject);
+        assert_eq!(
+            s.check(&other, Target).unwrap_err().0,
+            SkipKind::OtherProject
+        );
         let untagged = rec(ResourceType::Subnet, &[]);
         assert_eq!(
-            s.check(&untagged, true).unwrap_err().0,
+            s.check(&untagged, Target).unwrap_err().0,
             SkipKind::NotManaged
         );
         let unmanaged = rec(ResourceType::Subnet, &[(PROJECT, "p1")]);
         assert_eq!(
-            s.check(&unmanaged, true).unwrap_err().0,
+            s.check(&unmanaged, Target).unwrap_err().0,
             SkipKind::NotManaged
         );
     }
@@ -463,18 +455,45 @@ mod tests {
     #[test]
     fn force_allows_untagged_but_never_protected_default_or_other_project() {
         let s = safety(true, Some("p1"), &["p1"]);
-        assert!(s.check(&rec(ResourceType::Subnet, &[]), true).is_ok());
+        assert!(s.check(&rec(ResourceType::Subnet, &[]), Target).is_ok());
         let other = rec(ResourceType::Subnet, &[(PROJECT, "p2")]);
-        assert_eq!(s.check(&other, true).unwrap_err().0, SkipKind::OtherProject);
+        assert_eq!(
+            s.check(&other, Target).unwrap_err().0,
+            SkipKind::OtherProject
+        );
         let prot = rec(ResourceType::Subnet, &[(PROJECT, "p1"), (PROTECT, "True")]);
-        assert_eq!(s.check(&prot, true).unwrap_err().0, SkipKind::Protected);
+        assert_eq!(s.check(&prot, Target).unwrap_err().0, SkipKind::Protected);
         let mut default_vpc = rec(ResourceType::Vpc, &MINE);
         default_vpc.details = json!({ "is_default": true });
-        let (kind, reason) = s.check(&default_vpc, true).unwrap_err();
+        let (kind, reason) = s.check(&default_vpc, Target).unwrap_err();
         assert_eq!(kind, SkipKind::DefaultVpc);
         assert!(reason.contains("never deleted"), "{reason}");
         let shared = rec(ResourceType::Vpc, &[(VPC_ENV, "dev"), (MANAGED, "true")]);
-        assert_eq!(s.check(&shared, true).unwrap_err().0, SkipKind::Shared);
+        assert_eq!(s.check(&shared, Target).unwrap_err().0, SkipKind::Shared);
+    }
+
+    #[test]
+    fn force_never_takes_borrowed_untagged_children_or_unrecorded_resources() {
+        let borrowed_vpc = rec(ResourceType::Vpc, &[]);
+        let mut s = safety(true, Some("p1"), &["p1"]);
+        s.borrowed.insert(key_of(ResourceType::Vpc, "x-1"));
+        assert_eq!(
+            s.check(&borrowed_vpc, Target).unwrap_err().0,
+            SkipKind::Borrowed
+        );
+        // An untagged instance found inside the project's VPC (someone's hand-made server).
+        let (kind, reason) = s
+            .check(&rec(ResourceType::Ec2Instance, &[]), InVpc)
+            .unwrap_err();
+        assert_eq!(kind, SkipKind::NotManaged);
+        assert!(reason.contains("inside the VPC"), "{reason}");
+        // A destroy: force adds an untagged resource only when the records name it.
+        s.recorded = Some(HashSet::from([key_of(ResourceType::Subnet, "x-1")]));
+        assert!(s.check(&rec(ResourceType::Subnet, &[]), Target).is_ok());
+        assert!(
+            s.check(&rec(ResourceType::RouteTable, &[(PROJECT, "p1")]), Target)
+                .is_err()
+        );
     }
 
     #[test]
@@ -482,16 +501,26 @@ mod tests {
         // Explicit selection from a scan: whatever the user picked, if managed.
         let s = safety(false, None, &["p1"]);
         let p2 = rec(ResourceType::Subnet, &[(PROJECT, "p2"), (MANAGED, "true")]);
-        assert!(s.check(&p2, true).is_ok());
+        assert!(s.check(&p2, Target).is_ok());
         // Found inside p1's VPC: another project's subnet stays.
-        let (kind, reason) = s.check(&p2, false).unwrap_err();
+        let (kind, reason) = s.check(&p2, InVpc).unwrap_err();
         assert_eq!(kind, SkipKind::OtherProject);
         assert!(reason.contains("'p2'"), "{reason}");
-        assert!(s.check(&rec(ResourceType::Subnet, &MINE), false).is_ok());
-        // Force does not take another project's child either.
+        assert!(s.check(&rec(ResourceType::Subnet, &MINE), InVpc).is_ok());
+        // Force takes neither another project's child nor an untagged one.
         let forced = safety(true, None, &[]);
-        assert!(forced.check(&p2, false).is_err());
-        assert!(forced.check(&rec(ResourceType::Subnet, &[]), false).is_ok());
+        assert!(forced.check(&p2, InVpc).is_err());
+        assert!(
+            forced
+                .check(&rec(ResourceType::Subnet, &[]), InVpc)
+                .is_err()
+        );
+        // Listed explicitly with force, an untagged resource goes.
+        assert!(
+            forced
+                .check(&rec(ResourceType::Subnet, &[]), Target)
+                .is_ok()
+        );
     }
 
     #[test]

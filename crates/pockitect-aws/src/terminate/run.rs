@@ -138,6 +138,26 @@ impl<S: TerminateSink> Ctx<'_, S> {
     }
 }
 
+/// One deletion attempt, reported as it starts.
+async fn attempt<'a, E: Executor, S: TerminateSink>(
+    exec: &E,
+    ctx: &Ctx<'_, S>,
+    item: &'a PlannedDelete,
+    opts: &TerminateOptions,
+    cancel: &CancellationToken,
+) -> (&'a PlannedDelete, Attempt) {
+    if cancel.is_cancelled() {
+        return (item, Attempt::Cancelled);
+    }
+    ctx.report(
+        &item.record,
+        TerminateAction::Deleting,
+        &start_message(&item.record, opts),
+    )
+    .await;
+    (item, Attempt::Result(exec.delete(item).await))
+}
+
 pub(crate) async fn run<E: Executor, S: TerminateSink>(
     exec: &E,
     plan: TerminatePlan,
@@ -167,24 +187,14 @@ pub(crate) async fn run<E: Executor, S: TerminateSink>(
         let mut pass = 1u32;
         let mut delay = opts.pass_delay;
         loop {
-            let attempts: Vec<(&PlannedDelete, Attempt)> = futures::stream::iter(pending)
-                .map(|item| {
-                    let ctx = &ctx;
-                    let opts = &opts;
-                    let cancel = cancel.clone();
-                    async move {
-                        if cancel.is_cancelled() {
-                            return (item, Attempt::Cancelled);
-                        }
-                        ctx.report(
-                            &item.record,
-                            TerminateAction::Deleting,
-                            &start_message(&item.record, opts),
-                        )
-                        .await;
-                        (item, Attempt::Result(exec.delete(item).await))
-                    }
-                })
+            // The futures are built first, of a named async fn: a stream mapped through a
+            // closure that borrows is `Send` for one lifetime only, which would keep the engine
+            // off `tokio::spawn` (and out of reach of cancellation).
+            let futures: Vec<_> = pending
+                .into_iter()
+                .map(|item| attempt(exec, &ctx, item, &opts, cancel))
+                .collect();
+            let attempts: Vec<(&PlannedDelete, Attempt)> = futures::stream::iter(futures)
                 .buffer_unordered(concurrency)
                 .collect()
                 .await;

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use aws_sdk_ec2::types::InstanceType;
 use pockitect_aws::power::{self, PowerOutcome, PowerResult, PowerSink};
 use pockitect_aws::{Aws, refresh};
-use pockitect_proto::{PowerAction, ResourceType, TerminateTarget};
+use pockitect_proto::{PowerAction, ResourceType, TerminateTarget, tags};
 use pockitect_testkit::{MotoServer, unique};
 use tokio_util::sync::CancellationToken;
 
@@ -22,8 +22,21 @@ fn target(kind: ResourceType, id: &str) -> TerminateTarget {
     }
 }
 
+const PROJECT: &str = "p1";
+
+/// `n` instances tagged as `project`'s own.
 async fn instances(aws: &Aws, n: i32) -> Vec<String> {
+    instances_of(aws, n, PROJECT).await
+}
+
+async fn instances_of(aws: &Aws, n: i32, project: &str) -> Vec<String> {
+    use aws_sdk_ec2::types::{ResourceType as Ec2Type, Tag, TagSpecification};
     let ec2 = aws.ec2(REGION);
+    let tags = TagSpecification::builder()
+        .resource_type(Ec2Type::Instance)
+        .tags(Tag::builder().key(tags::PROJECT).value(project).build())
+        .tags(Tag::builder().key(tags::MANAGED).value("true").build())
+        .build();
     let ami = ec2.describe_images().send().await.unwrap().images()[0]
         .image_id()
         .unwrap()
@@ -33,6 +46,7 @@ async fn instances(aws: &Aws, n: i32) -> Vec<String> {
         .instance_type(InstanceType::T3Micro)
         .min_count(n)
         .max_count(n)
+        .tag_specifications(tags)
         .send()
         .await
         .unwrap()
@@ -95,6 +109,18 @@ async fn stop_then_start_ec2_and_rds_instances() {
         .allocated_storage(20)
         .master_username("app")
         .master_user_password("not-a-secret-1")
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(tags::PROJECT)
+                .value(PROJECT)
+                .build(),
+        )
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(tags::MANAGED)
+                .value("true")
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -108,6 +134,7 @@ async fn stop_then_start_ec2_and_rds_instances() {
     let sink = Recorder::default();
     let report = power::power(
         &aws,
+        PROJECT,
         targets.clone(),
         PowerAction::Stop,
         &sink,
@@ -138,6 +165,7 @@ async fn stop_then_start_ec2_and_rds_instances() {
     // Stopping again changes nothing.
     let again = power::power(
         &aws,
+        PROJECT,
         targets[..1].to_vec(),
         PowerAction::Stop,
         power::NoopSink,
@@ -148,6 +176,7 @@ async fn stop_then_start_ec2_and_rds_instances() {
 
     let report = power::power(
         &aws,
+        PROJECT,
         targets.clone(),
         PowerAction::Start,
         power::NoopSink,
@@ -173,6 +202,7 @@ async fn stop_then_start_ec2_and_rds_instances() {
     with_missing.push(target(ResourceType::Ec2Instance, "i-0123456789abcdef0"));
     let report = power::power(
         &aws,
+        PROJECT,
         with_missing,
         PowerAction::Stop,
         power::NoopSink,
@@ -185,6 +215,53 @@ async fn stop_then_start_ec2_and_rds_instances() {
         .unwrap();
     assert_eq!(missing.outcome, PowerOutcome::Failed);
     assert!(missing.message.contains("not found"), "{}", missing.message);
+}
+
+#[tokio::test]
+async fn power_touches_only_the_projects_own_instances() {
+    let moto = MotoServer::start();
+    let aws = aws_for(&moto).await;
+    let mine = instances(&aws, 1).await;
+    let theirs = instances_of(&aws, 1, "blog").await;
+    let untagged: Vec<String> = {
+        let ec2 = aws.ec2(REGION);
+        let ami = ec2.describe_images().send().await.unwrap().images()[0]
+            .image_id()
+            .unwrap()
+            .to_owned();
+        ec2.run_instances()
+            .image_id(ami)
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await
+            .unwrap()
+            .instances()
+            .iter()
+            .map(|i| i.instance_id().unwrap().to_owned())
+            .collect()
+    };
+    let targets = [&mine[0], &theirs[0], &untagged[0]]
+        .map(|id| target(ResourceType::Ec2Instance, id))
+        .to_vec();
+    let report = power::power(
+        &aws,
+        PROJECT,
+        targets,
+        PowerAction::Stop,
+        power::NoopSink,
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(ec2_state(&aws, &mine[0]).await, "stopped");
+    // A copied blueprint records another project's instance: it keeps running.
+    assert_eq!(ec2_state(&aws, &theirs[0]).await, "running");
+    assert_eq!(ec2_state(&aws, &untagged[0]).await, "running");
+    let skipped = report.get(ResourceType::Ec2Instance, &theirs[0]).unwrap();
+    assert_eq!(skipped.outcome, PowerOutcome::Skipped);
+    assert!(skipped.message.contains("'blog'"), "{}", skipped.message);
+    let skipped = report.get(ResourceType::Ec2Instance, &untagged[0]).unwrap();
+    assert_eq!(skipped.outcome, PowerOutcome::Skipped);
 }
 
 #[tokio::test]
