@@ -288,6 +288,12 @@ async fn handle_delivery(
         }
     };
     let env = events.envelope(terminal.kind, terminal.status, terminal.data);
+    // The project is free before the terminal event is out: a client that sends its next
+    // command on this project as soon as it sees the end (a dry run, then the real thing) must
+    // not find it still locked.
+    if let Some(p) = &locked_project {
+        let _ = daemon.bus.unlock_project(p, &request_id).await;
+    }
     let mut delay = Duration::from_millis(200);
     for attempt in 0..10 {
         match daemon.bus.finish(&env, consumer, Some(&d.id)).await {
@@ -298,9 +304,6 @@ async fn handle_delivery(
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
-    }
-    if let Some(p) = &locked_project {
-        let _ = daemon.bus.unlock_project(p, &request_id).await;
     }
     daemon.end(&request_id, true);
     tracing::info!(request_id = %request_id, status = %env.status.map(|s| s.as_str()).unwrap_or("?"), "request finished");
