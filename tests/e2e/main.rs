@@ -3,6 +3,7 @@
 
 mod bus;
 mod deploy;
+mod ownership;
 mod scan;
 mod secrets;
 mod tui;
