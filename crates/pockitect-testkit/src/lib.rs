@@ -260,13 +260,12 @@ where
     }
 }
 
-/// The fixtures shipped beside the repository (`../shared/fixtures`).
-pub fn shared_fixtures() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = here.join("../../../shared/fixtures");
+/// The test data kept in the repository (`tests/fixtures`: the earlier Pockitect's blueprints).
+pub fn fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     assert!(
         dir.exists(),
-        "fixtures missing at '{}': the repository expects shared/ beside it",
+        "fixtures missing at '{}': they are part of the repository; restore them with git",
         dir.display()
     );
     dir

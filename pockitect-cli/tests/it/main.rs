@@ -13,7 +13,7 @@ fn pockitect() -> Command {
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    pockitect_testkit::shared_fixtures()
+    pockitect_testkit::fixtures()
         .join("legacy-blueprints/tests")
         .join(name)
 }

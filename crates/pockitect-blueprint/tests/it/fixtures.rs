@@ -9,16 +9,13 @@ use pockitect_blueprint::{
     validate,
 };
 
-/// The fixtures shared by the team; their absence is a failure, never a skip.
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/legacy-blueprints")
-}
+use crate::legacy_fixtures as fixtures_dir;
 
 fn fixture_files() -> Vec<(String, PathBuf)> {
     let root = fixtures_dir();
     assert!(
         root.is_dir(),
-        "legacy fixtures missing at {}: they are required, restore /work/shared/fixtures",
+        "legacy fixtures missing at {}: they are part of the repository, restore them with git",
         root.display()
     );
     let mut files = Vec::new();

@@ -1,7 +1,6 @@
 //! No input makes loading or validation panic: every leaf of every legacy fixture is replaced
 //! in turn by hostile values; each result either loads (and validates) or is an error.
 
-use std::path::Path;
 
 use pockitect_blueprint::{ValidationContext, from_json_str, from_value, validate};
 use serde_json::{Value, json};
@@ -49,8 +48,7 @@ fn pointers(doc: &Value, prefix: String, out: &mut Vec<String>) {
 
 #[test]
 fn hostile_values_anywhere_never_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/legacy-blueprints/tests");
+    let dir = crate::legacy_fixtures().join("tests");
     let ctx = ValidationContext::offline()
         .with_regions(["us-east-1"])
         .with_instance_types("us-east-1", ["t3.micro"])

@@ -1,14 +1,12 @@
 //! The project store: round trips lose nothing, writes are atomic, errors name the file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pockitect_blueprint::{Blueprint, Error, ProjectStore, Rule, from_json_str};
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/legacy-blueprints")
-}
+use crate::legacy_fixtures as fixtures_dir;
 
 fn dir_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
