@@ -241,3 +241,66 @@ async fn a_trace_level_deploy_writes_no_password_or_credential_to_the_log_or_std
         }
     }
 }
+
+#[tokio::test]
+async fn a_redeploy_keeps_the_stored_password_and_a_lost_one_is_not_replaced() {
+    let env = Env::new().await;
+    let _d = env.daemon("keep", 1);
+    env.wait_daemons(1).await;
+    let slug = pockitect_testkit::unique("keep-");
+    let file = env.dir.path().join(format!("{slug}.json"));
+    std::fs::write(&file, db_blueprint(&slug).to_string()).unwrap();
+    let deploy = |by: &str, password: Option<&str>| {
+        let mut c = env.cli();
+        c.env_remove("POCKITECT_DB_PASSWORD")
+            .arg("deploy")
+            .arg(by)
+            .args(["--yes", "--json"]);
+        if let Some(p) = password {
+            c.env("POCKITECT_DB_PASSWORD", p);
+        }
+        c.output().unwrap()
+    };
+    let stored = env.dir.path().join(format!("secrets/{slug}.db-password"));
+
+    // First deploy: the daemon generates and stores the password, then creates the database.
+    let out = deploy(file.to_str().unwrap(), None);
+    assert!(out.status.success(), "{out:?}");
+    let first = std::fs::read_to_string(&stored).unwrap();
+    assert_eq!(first.len(), 32);
+
+    // A redeploy keeps it.
+    let out = deploy(&slug, None);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), first);
+
+    // The secrets directory is lost while the database lives on: the deploy stops before any
+    // step and says what to do; no password is invented.
+    std::fs::remove_file(&stored).unwrap();
+    let out = deploy(&slug, None);
+    assert_eq!(
+        out.status.code(),
+        Some(pockitect_proto::exit::NOT_FOUND),
+        "{out:?}"
+    );
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(!events.contains("deploy_progress"), "nothing ran: {events}");
+    let last: serde_json::Value =
+        serde_json::from_str(events.lines().last().unwrap_or_default()).unwrap();
+    let message = last["data"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("already exists")
+            && message.contains("POCKITECT_DB_PASSWORD")
+            && message.contains("modify-db-instance"),
+        "{last}"
+    );
+    assert!(
+        !stored.exists(),
+        "no password was generated for an existing database"
+    );
+
+    // Given back by the user, it is stored again and the deploy goes through.
+    let out = deploy(file.to_str().unwrap(), Some(&first));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), first);
+}
