@@ -196,7 +196,9 @@ impl SecretStore {
         Ok(Location::File { path })
     }
 
-    /// The stored password, or a new one generated and stored: (password, created).
+    /// The stored password, or a new one generated and stored: (password, created). A new one
+    /// fits only a database about to be created: callers check first that none exists (the
+    /// daemon's deploy refuses an existing database whose password is not stored).
     pub fn db_password_or_generate(&self, slug: &str) -> Result<(String, bool), SecretError> {
         if let Some(p) = self.db_password(slug)? {
             return Ok((p, false));

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use chrono::Utc;
 use pockitect_bus::Bus;
 use pockitect_proto::{Command, Empty, Status, exit};
@@ -6,10 +8,15 @@ use serde_json::json;
 use crate::follow::{CliError, send_and_follow};
 use crate::{Global, output};
 
-/// Checks Redis, live daemons and the AWS identity (through a daemon: only daemons talk to AWS).
+/// Checks Redis (and whether others can use it without credentials), live daemons and the AWS
+/// identity (through a daemon: only daemons talk to AWS).
 pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
     let mut ok = true;
     let redis = bus.ping().await;
+    let exposure = match &redis {
+        Ok(_) => redis_exposure(&g.redis_url).await,
+        Err(_) => None,
+    };
     let daemons = bus.daemons().await.unwrap_or_default();
     let (waiting, pending) = bus.backlog().await.unwrap_or((0, 0));
     let mut aws = json!(null);
@@ -37,7 +44,11 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
             "{}",
             json!({
                 "ok": ok,
-                "redis": { "url": pockitect_bus::redact_url(&g.redis_url), "ok": redis.is_ok() },
+                "redis": {
+                    "url": pockitect_bus::redact_url(&g.redis_url),
+                    "ok": redis.is_ok(),
+                    "warning": exposure,
+                },
                 "daemons": daemons,
                 "backlog": { "waiting": waiting, "pending": pending },
                 "aws": aws,
@@ -51,6 +62,9 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
         mark(redis.is_ok()),
         pockitect_bus::redact_url(&g.redis_url)
     );
+    if let Some(w) = &exposure {
+        out!("WARN redis    {w}");
+    }
     out!(
         "{} daemons  {} live (prefix '{}'), {} commands waiting, {} in progress",
         mark(!daemons.is_empty()),
@@ -113,4 +127,151 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
         );
     }
     Ok(if ok { exit::SUCCESS } else { exit::UNAVAILABLE })
+}
+
+/// A warning when the Redis in use answers without credentials on an address other than
+/// loopback: whoever can write the command stream can act on the AWS account. What is known for
+/// sure: an unauthenticated PING either works or is refused, and the address the URL names.
+/// When that address is loopback, the server's own `bind` and `protected-mode` tell whether it
+/// also listens elsewhere; when it will not say (CONFIG refused by an ACL, a managed service),
+/// nothing is claimed. A unix socket is local by nature.
+async fn redis_exposure(url: &str) -> Option<String> {
+    use redis::IntoConnectionInfo;
+    let info = url.into_connection_info().ok()?;
+    let (host, port) = match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
+        redis::ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port),
+        _ => return None,
+    };
+    // The same address and TLS settings, without user or password.
+    let anonymous = info.set_redis_settings(redis::RedisConnectionInfo::default());
+    let probe = async {
+        let client = redis::Client::open(anonymous).ok()?;
+        let mut con = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut con)
+            .await
+            .ok()?;
+        Some(con)
+    };
+    let mut con = tokio::time::timeout(Duration::from_secs(3), probe)
+        .await
+        .ok()??;
+    let advice = "whoever can reach it can deploy and destroy on the AWS account the daemon uses; \
+                  set a password (requirepass) or an ACL user and put it in POCKITECT_REDIS_URL \
+                  (README: 'Trust model and securing Redis')";
+    if !is_loopback(&host) {
+        return Some(format!(
+            "Redis at {host}:{port} answers without a password on an address other than loopback: {advice}"
+        ));
+    }
+    let mut config = async |name: &str| -> Option<String> {
+        let pair: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query_async(&mut con)
+            .await
+            .ok()?;
+        pair.into_iter().nth(1)
+    };
+    let bind = config("bind").await?;
+    let protected_mode = config("protected-mode").await? == "yes";
+    let info: Option<String> = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut con)
+        .await
+        .ok();
+    let major = info.as_deref().and_then(redis_major_version);
+    listens_beyond_loopback(&bind, protected_mode, major).then(|| {
+        format!(
+            "Redis on this machine answers without a password and also listens on '{bind}' \
+             (protected-mode {}): {advice}; or bind it to 127.0.0.1 only",
+            if protected_mode { "yes" } else { "no" }
+        )
+    })
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a server whose default user has no password takes connections from other machines,
+/// given its `bind` list (a leading '-' marks an address that may be missing; empty means every
+/// interface) and `protected-mode`. Protected mode refuses non-loopback peers of a password-less
+/// server: always since Redis 7, before that only when no `bind` is set. An unknown version is
+/// read the stricter way (as before 7).
+fn listens_beyond_loopback(bind: &str, protected_mode: bool, major: Option<u32>) -> bool {
+    let addrs: Vec<&str> = bind
+        .split_whitespace()
+        .map(|a| a.trim_start_matches('-'))
+        .collect();
+    let beyond = addrs.is_empty() || addrs.iter().any(|a| !is_loopback(a));
+    let protected = protected_mode && (major.is_some_and(|m| m >= 7) || addrs.is_empty());
+    beyond && !protected
+}
+
+/// The major version in `INFO server` (`redis_version:7.0.15`; Valkey reports the Redis
+/// version it is compatible with in the same field).
+fn redis_major_version(info: &str) -> Option<u32> {
+    info.lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .and_then(|v| v.trim().split('.').next())
+        .and_then(|m| m.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names_and_addresses() {
+        for h in [
+            "127.0.0.1",
+            "127.3.2.1",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "0.0.0.0",
+            "*",
+            "::*",
+            "10.0.0.5",
+            "redis",
+            "redis.example.com",
+            "::",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn what_counts_as_listening_beyond_loopback() {
+        // Loopback only, whatever protected mode says.
+        assert!(!listens_beyond_loopback("127.0.0.1 -::1", false, Some(7)));
+        // Every interface, protected mode off: open (the official Docker image's default).
+        assert!(listens_beyond_loopback("* -::*", false, Some(7)));
+        assert!(listens_beyond_loopback("0.0.0.0", false, Some(7)));
+        assert!(listens_beyond_loopback("", false, Some(6)));
+        // Protected mode covers any bind since Redis 7 ...
+        assert!(!listens_beyond_loopback("* -::*", true, Some(7)));
+        // ... before 7 only when no bind is set; an unknown version is read as before 7.
+        assert!(listens_beyond_loopback("0.0.0.0", true, Some(6)));
+        assert!(!listens_beyond_loopback("", true, Some(6)));
+        assert!(listens_beyond_loopback("10.0.0.5 127.0.0.1", true, None));
+    }
+
+    #[test]
+    fn the_major_version_comes_from_info_server() {
+        let info = "# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n";
+        assert_eq!(redis_major_version(info), Some(7));
+        assert_eq!(redis_major_version("# Server\r\n"), None);
+    }
 }

@@ -141,3 +141,68 @@ fn new_refuses_bad_answers_naming_the_field() {
         .code(pockitect_proto::exit::INVALID)
         .stderr(predicate::str::contains("project.region"));
 }
+
+/// `doctor --json`'s Redis warning (null when there is none).
+fn doctor_warning(url: &str) -> serde_json::Value {
+    let out = pockitect()
+        .args([
+            "--redis-url",
+            url,
+            "--prefix",
+            &pockitect_testkit::unique("t"),
+        ])
+        .args(["--json", "doctor"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("doctor printed no JSON ({e}): {out:?}"));
+    assert_eq!(report["redis"]["ok"], true, "{report}");
+    report["redis"]["warning"].clone()
+}
+
+fn config_set(url: &str, name: &str, value: &str) {
+    let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query::<()>(&mut con)
+        .unwrap();
+}
+
+#[test]
+fn doctor_warns_when_redis_answers_without_a_password_beyond_loopback() {
+    let redis = pockitect_testkit::RedisServer::start();
+    // The test server listens on loopback only: nothing to warn about.
+    assert!(doctor_warning(redis.url()).is_null());
+
+    // Opened to every interface with protected mode off (as the official Docker image runs it),
+    // still reached through 127.0.0.1: the server's own configuration gives it away.
+    config_set(redis.url(), "protected-mode", "no");
+    config_set(redis.url(), "bind", "0.0.0.0");
+    let warning = doctor_warning(redis.url());
+    let text = warning.as_str().unwrap_or_default();
+    assert!(
+        text.contains("without a password")
+            && text.contains("'0.0.0.0'")
+            && text.contains("Trust model"),
+        "{warning}"
+    );
+    pockitect()
+        .args(["--redis-url", redis.url(), "doctor"])
+        .assert()
+        .stdout(predicate::str::contains("WARN redis"));
+
+    // With a password, a connection without one is refused: no warning, and the password the
+    // URL carries is never printed.
+    config_set(redis.url(), "requirepass", "Doctor-Pass-4411");
+    let with_password = redis
+        .url()
+        .replace("redis://", "redis://:Doctor-Pass-4411@");
+    assert!(doctor_warning(&with_password).is_null());
+    pockitect()
+        .args(["--redis-url", &with_password, "doctor"])
+        .assert()
+        .stdout(predicate::str::contains("WARN").not())
+        .stdout(predicate::str::contains("Doctor-Pass-4411").not());
+}
