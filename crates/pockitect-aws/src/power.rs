@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::refresh::{Failure, describe_targets, key_of};
+use crate::lookup::{Failure, describe_targets, key_of};
 use crate::{Aws, AwsError};
 
 /// How a power request waits.

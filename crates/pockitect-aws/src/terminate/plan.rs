@@ -9,7 +9,7 @@ use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
 use serde_json::Value;
 
 use super::{Layer, PlannedDelete, SkipKind, Skipped, TerminateOptions, TerminatePlan, layer_of};
-use crate::refresh::{Key, Query, describe_targets, fetch, key_of};
+use crate::lookup::{Key, Query, describe_targets, fetch, key_of};
 use crate::{Aws, AwsError};
 
 /// Tag of the shared per-environment VPC and its parts (legacy `vpc_env`); the deploy engine
