@@ -138,6 +138,26 @@ impl<S: TerminateSink> Ctx<'_, S> {
     }
 }
 
+/// One deletion of a pass.
+async fn attempt<'a, E: Executor, S: TerminateSink>(
+    exec: &'a E,
+    ctx: &'a Ctx<'a, S>,
+    opts: &'a TerminateOptions,
+    cancel: &'a CancellationToken,
+    item: &'a PlannedDelete,
+) -> (&'a PlannedDelete, Attempt) {
+    if cancel.is_cancelled() {
+        return (item, Attempt::Cancelled);
+    }
+    ctx.report(
+        &item.record,
+        TerminateAction::Deleting,
+        &start_message(&item.record, opts),
+    )
+    .await;
+    (item, Attempt::Result(exec.delete(item).await))
+}
+
 pub(crate) async fn run<E: Executor, S: TerminateSink>(
     exec: &E,
     plan: TerminatePlan,
@@ -167,24 +187,15 @@ pub(crate) async fn run<E: Executor, S: TerminateSink>(
         let mut pass = 1u32;
         let mut delay = opts.pass_delay;
         loop {
-            let attempts: Vec<(&PlannedDelete, Attempt)> = futures::stream::iter(pending)
-                .map(|item| {
-                    let ctx = &ctx;
-                    let opts = &opts;
-                    let cancel = cancel.clone();
-                    async move {
-                        if cancel.is_cancelled() {
-                            return (item, Attempt::Cancelled);
-                        }
-                        ctx.report(
-                            &item.record,
-                            TerminateAction::Deleting,
-                            &start_message(&item.record, opts),
-                        )
-                        .await;
-                        (item, Attempt::Result(exec.delete(item).await))
-                    }
-                })
+            // The futures are built before they are streamed: a stream's `map` closure would
+            // be part of this future, and the compiler cannot prove it `Send` for every
+            // lifetime of its argument (a terminate must be `Send` to run inside a deploy's
+            // rollback or a spawned task).
+            let tries: Vec<_> = pending
+                .into_iter()
+                .map(|item| attempt(exec, &ctx, &opts, cancel, item))
+                .collect();
+            let attempts: Vec<(&PlannedDelete, Attempt)> = futures::stream::iter(tries)
                 .buffer_unordered(concurrency)
                 .collect()
                 .await;
