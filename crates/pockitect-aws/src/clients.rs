@@ -1,8 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use tokio::sync::OnceCell;
 
 use crate::AwsError;
 
@@ -68,6 +70,8 @@ pub struct Identity {
 pub struct Aws {
     sdk: SdkConfig,
     settings: AwsSettings,
+    /// The account id, asked once (records of every lookup carry it).
+    account: Arc<OnceCell<String>>,
 }
 
 impl Aws {
@@ -105,7 +109,11 @@ impl Aws {
             loader = loader.profile_name(p);
         }
         let sdk = loader.load().await;
-        Self { sdk, settings }
+        Self {
+            sdk,
+            settings,
+            account: Arc::default(),
+        }
     }
 
     pub fn settings(&self) -> &AwsSettings {
@@ -168,6 +176,16 @@ impl Aws {
             arn: out.arn().unwrap_or_default().to_owned(),
             user_id: out.user_id().unwrap_or_default().to_owned(),
         })
+    }
+
+    /// The account id behind the credentials, asked of STS once and kept; None (and asked
+    /// again next time) while STS cannot answer.
+    pub(crate) async fn account(&self) -> Option<String> {
+        self.account
+            .get_or_try_init(|| async { self.identity().await.map(|i| i.account) })
+            .await
+            .ok()
+            .cloned()
     }
 
     /// Regions enabled for the account (DescribeRegions without opt-in-only regions), sorted.

@@ -7,6 +7,7 @@ pub mod catalog;
 mod clients;
 pub mod deploy;
 mod error;
+mod lookup;
 pub mod ownership;
 pub mod power;
 pub mod refresh;

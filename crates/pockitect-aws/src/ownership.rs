@@ -26,7 +26,7 @@ use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::refresh::{describe_targets, key_of};
+use crate::lookup::{describe_targets, key_of};
 use crate::{Aws, AwsError};
 
 /// Tag of the shared per-environment VPC and its parts (legacy `vpc_env`). Those carry no

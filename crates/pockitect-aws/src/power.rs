@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::lookup::{Failure, describe_targets, key_of};
 use crate::ownership;
-use crate::refresh::{Failure, describe_targets, key_of};
 use crate::{Aws, AwsError};
 
 /// How a power request waits.

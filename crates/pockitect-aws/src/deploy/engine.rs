@@ -77,6 +77,7 @@ pub(crate) struct Facts {
 
 /// One deploy or plan.
 pub(crate) struct Run<'a, S> {
+    pub aws: &'a Aws,
     pub region: String,
     pub slug: String,
     pub ec2: aws_sdk_ec2::Client,
@@ -106,6 +107,7 @@ impl<'a, S: DeploySink> Run<'a, S> {
     fn new(aws: &'a Aws, bp: &Blueprint, opts: &'a DeployOptions, sink: S, dry: bool) -> Self {
         let region = bp.region().to_owned();
         Run {
+            aws,
             slug: bp.slug().into_owned(),
             ec2: aws.ec2(&region),
             rds: aws.rds(&region),

@@ -11,7 +11,7 @@
 //!
 //! On failure the failing resource is reported with AWS's code and message, its dependents are
 //! skipped, independent branches finish, and with `rollback_on_failure` what this run created is
-//! deleted in reverse order. [`plan`] computes the same decisions with read-only calls.
+//! deleted by the terminate executor, in reverse dependency order. [`plan`] computes the same decisions with read-only calls.
 //!
 //! The graph (`a <- b`: b needs a):
 //!
@@ -348,7 +348,7 @@ pub struct DeployReport {
     pub outputs: Outputs,
     /// What this run created, in creation order.
     pub created: Vec<Created>,
-    /// What the rollback deleted, in deletion order.
+    /// What the rollback deleted, newest first.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub rolled_back: Vec<Created>,
     /// Deletions the rollback could not finish (left for `destroy`).

@@ -1,17 +1,25 @@
 //! Where each resource's id lives in the blueprint, and the rollback: what this run created,
-//! deleted in reverse creation order (a valid reverse dependency order), each deletion retried
-//! while AWS reports a dependency that is still going away.
+//! deleted by the terminate executor in reverse dependency layers, each deletion retried while
+//! AWS reports a dependency that is still going away.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pockitect_blueprint::{Blueprint, SectionStatus};
+use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::engine::Run;
 use super::graph::Section;
-use super::iam::INLINE_POLICY;
-use super::util::{CODE_TIMEOUT, is_not_found_code, partition, poll, sdk_code};
+use super::util::partition;
 use super::{Created, DeploySink, Resource, StepError};
+use crate::lookup::{GLOBAL, Key, describe_targets, key_of};
+use crate::terminate::{
+    self, Outcome, TerminateAction, TerminateOptions, TerminatePlan, TerminateSink,
+};
 
 /// The id the blueprint records for `r` (None when not recorded).
 pub(crate) fn recorded(bp: &Blueprint, r: Resource) -> Option<String> {
@@ -110,37 +118,199 @@ fn section_status_mut(bp: &mut Blueprint, s: Section) -> Option<&mut SectionStat
     }
 }
 
+/// The record type terminate knows a resource by; None for certificates (ACM is not part of
+/// the estate terminate deletes, so the rollback deletes them itself).
+fn record_type(r: Resource) -> Option<ResourceType> {
+    use Resource::*;
+    Some(match r {
+        Vpc => ResourceType::Vpc,
+        InternetGateway => ResourceType::InternetGateway,
+        RouteTable => ResourceType::RouteTable,
+        Subnet | SecondarySubnet => ResourceType::Subnet,
+        SecurityGroup => ResourceType::SecurityGroup,
+        KeyPair => ResourceType::KeyPair,
+        IamRole => ResourceType::IamRole,
+        InstanceProfile => ResourceType::IamInstanceProfile,
+        DbSubnetGroup => ResourceType::DbSubnetGroup,
+        RdsInstance => ResourceType::RdsInstance,
+        S3Bucket => ResourceType::S3Bucket,
+        Ec2Instance => ResourceType::Ec2Instance,
+        Certificate => return None,
+    })
+}
+
+/// What the rollback reports while the terminate executor deletes: each resource that is gone
+/// is forgotten in the blueprint and reported `rolled_back` at once.
+struct RollbackSink<'r, 'a, S> {
+    run: &'r Run<'a, S>,
+    created: HashMap<Key, Created>,
+    total: usize,
+    rolled: AtomicUsize,
+    done: Mutex<Vec<Created>>,
+    errors: Mutex<Vec<StepError>>,
+}
+
+impl<S: DeploySink> TerminateSink for RollbackSink<'_, '_, S> {
+    async fn progress(
+        &self,
+        _step: usize,
+        _total: usize,
+        record: &ResourceRecord,
+        action: TerminateAction,
+        _message: &str,
+    ) {
+        let Some(c) = self.created.get(&key_of(record.kind, &record.id)) else {
+            return;
+        };
+        if matches!(
+            action,
+            TerminateAction::Deleted | TerminateAction::AlreadyGone
+        ) {
+            self.gone(c).await;
+        }
+    }
+
+    async fn skipped(&self, _record: &ResourceRecord, _reason: &str) {}
+}
+
+impl<S: DeploySink> RollbackSink<'_, '_, S> {
+    /// `c` is gone from AWS: forget it (and, for the generated key pair, its local key file).
+    async fn gone(&self, c: &Created) {
+        let run = self.run;
+        if c.resource == Resource::KeyPair
+            && let Err(e) = run.remove_key_file()
+        {
+            warn!(project = %run.slug, resource = %c.resource, id = %c.id, error = %e, "rollback step failed");
+            self.errors.lock().await.push(e);
+            return;
+        }
+        info!(project = %run.slug, resource = %c.resource, id = %c.id, "rolled back");
+        let region = run.region.clone();
+        let r = c.resource;
+        run.update_bp(|bp| {
+            set_recorded(bp, r, None, &region);
+            if let Some(s) = section_status_mut(bp, r.section())
+                && *s != SectionStatus::Failed
+            {
+                *s = SectionStatus::Pending;
+            }
+        })
+        .await;
+        let step = self.rolled.fetch_add(1, Ordering::SeqCst) + 1;
+        run.emit_rolled_back(c, step, self.total).await;
+        self.done.lock().await.push(c.clone());
+    }
+}
+
+/// The operation named in the errors of deletions the terminate executor made.
+const ROLLBACK: &str = "pockitect:rollback";
+
 impl<S: DeploySink> Run<'_, S> {
-    /// Deletes what this run created, newest first. Returns what was deleted and what could
-    /// not be.
+    /// Deletes what this run created through the terminate executor (one delete path for
+    /// destroy, terminate and rollback), in terminate's reverse dependency layers. What this
+    /// run created is the project's by definition, so no tag rule is applied: a resource the
+    /// run created but could not tag yet is deleted too. Returns what was deleted (newest
+    /// first) and what could not be.
     pub(crate) async fn rollback(&self, created: &[Created]) -> (Vec<Created>, Vec<StepError>) {
-        let mut done = Vec::new();
-        let mut errors = Vec::new();
-        for (i, c) in created.iter().rev().enumerate() {
-            match self.delete(c).await {
-                Ok(()) => {
-                    info!(project = %self.slug, resource = %c.resource, id = %c.id, "rolled back");
-                    let region = self.region.clone();
-                    let r = c.resource;
-                    self.update_bp(|bp| {
-                        set_recorded(bp, r, None, &region);
-                        if let Some(s) = section_status_mut(bp, r.section())
-                            && *s != SectionStatus::Failed
-                        {
-                            *s = SectionStatus::Pending;
-                        }
-                    })
-                    .await;
-                    self.emit_rolled_back(c, i + 1, created.len()).await;
-                    done.push(c.clone());
+        let total = created.len();
+        let (certificates, deletable): (Vec<&Created>, Vec<&Created>) = created
+            .iter()
+            .partition(|c| record_type(c.resource).is_none());
+        let targets: Vec<TerminateTarget> = deletable
+            .iter()
+            .filter_map(|c| {
+                Some(TerminateTarget {
+                    id: c.id.clone(),
+                    kind: record_type(c.resource)?,
+                    region: self.region.clone(),
+                })
+            })
+            .collect();
+        let sink = RollbackSink {
+            run: self,
+            created: deletable
+                .iter()
+                .zip(&targets)
+                .map(|(c, t)| (key_of(t.kind, &t.id), (*c).clone()))
+                .collect(),
+            total,
+            rolled: AtomicUsize::new(0),
+            done: Mutex::new(Vec::new()),
+            errors: Mutex::new(Vec::new()),
+        };
+
+        // Described through the lookup layer (region, state, relations); one that cannot be
+        // read is still deleted by id, one already gone is rolled back as it is.
+        let concurrency = self.opts.concurrency.max(1);
+        let described = describe_targets(self.aws, &targets, concurrency).await;
+        let mut records = Vec::new();
+        for t in &targets {
+            let key = key_of(t.kind, &t.id);
+            if let Some(r) = described.found.get(&key) {
+                records.push(r.clone());
+            } else if described.missing.contains(&key) {
+                if let Some(c) = sink.created.get(&key) {
+                    sink.gone(c).await;
                 }
+            } else {
+                let region = if t.kind.is_global() && t.kind != ResourceType::S3Bucket {
+                    GLOBAL
+                } else {
+                    &t.region
+                };
+                records.push(ResourceRecord::new(
+                    t.kind,
+                    &t.id,
+                    region,
+                    Default::default(),
+                ));
+            }
+        }
+        let options = TerminateOptions {
+            force: false,
+            project: Some(self.slug.clone()),
+            final_snapshot: false,
+            concurrency,
+            wait_timeout: self.opts.delete_wait,
+            pass_delay: self.opts.poll_interval.max(Duration::from_millis(100)),
+            ..TerminateOptions::default()
+        };
+        let plan = TerminatePlan::owned(records, options);
+        // A rollback runs to its end: stopping halfway would leave the run's resources behind
+        // unrecorded.
+        let report = terminate::execute(self.aws, plan, &sink, CancellationToken::new()).await;
+        for r in &report.results {
+            if !matches!(r.outcome, Outcome::Failed | Outcome::Cancelled) {
+                continue;
+            }
+            let Some(c) = sink.created.get(&key_of(r.target.kind, &r.target.id)) else {
+                continue;
+            };
+            warn!(project = %self.slug, resource = %c.resource, id = %c.id, error = %r.message, "rollback step failed");
+            sink.errors.lock().await.push(StepError {
+                resource: c.resource,
+                operation: ROLLBACK.to_owned(),
+                region: r.target.region.clone(),
+                code: r.code.clone().unwrap_or_else(|| "cancelled".to_owned()),
+                message: r.message.clone(),
+            });
+        }
+
+        for c in certificates {
+            match self.delete_certificate(&c.id).await {
+                Ok(()) => sink.gone(c).await,
                 Err(e) => {
                     warn!(project = %self.slug, resource = %c.resource, id = %c.id, error = %e, "rollback step failed");
-                    errors.push(e);
+                    sink.errors.lock().await.push(e);
                 }
             }
         }
-        (done, errors)
+
+        let mut done = sink.done.into_inner();
+        // Newest first, whatever order the layers deleted in.
+        let position = |c: &Created| created.iter().position(|x| x == c);
+        done.sort_by_key(|c| std::cmp::Reverse(position(c)));
+        (done, sink.errors.into_inner())
     }
 
     async fn emit_rolled_back(&self, c: &Created, step: usize, total: usize) {
@@ -156,393 +326,39 @@ impl<S: DeploySink> Run<'_, S> {
         self.sink.progress(&event).await;
     }
 
-    /// Retries `op` while AWS answers with one of `retry_codes` (a dependency still going
-    /// away), up to `delete_wait`.
-    async fn retrying<F, Fut>(
-        &self,
-        r: Resource,
-        retry_codes: &[&str],
-        mut op: F,
-    ) -> Result<(), StepError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<(), StepError>>,
-    {
-        let deadline = tokio::time::Instant::now() + self.opts.delete_wait;
-        let mut delay = self.opts.poll_interval.max(Duration::from_millis(100));
-        loop {
-            match op().await {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_not_found() => return Ok(()),
-                Err(e)
-                    if retry_codes.contains(&e.code.as_str())
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(15));
-                }
-                Err(e) => {
-                    let _ = r;
-                    return Err(e);
-                }
-            }
+    /// The private key file of the key pair this run generated (terminate never touches key
+    /// files; a rollback removes the one its own run wrote).
+    fn remove_key_file(&self) -> Result<(), StepError> {
+        let path = self.opts.key_dir.join(format!("{}.pem", self.slug));
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(
+                Resource::KeyPair,
+                "KeyFileRemove",
+                format!("remove '{}': {e}", path.display()),
+            )),
         }
     }
 
-    async fn delete(&self, c: &Created) -> Result<(), StepError> {
-        use Resource::*;
-        let r = c.resource;
-        let id = c.id.clone();
-        let region = self.region.clone();
-        let ec2 = &self.ec2;
-        macro_rules! sdk {
-            ($op:literal) => {
-                |e| StepError::sdk(r, $op, &region, e)
-            };
-        }
-        const DEP: &[&str] = &[
-            "DependencyViolation",
-            "InvalidDBSubnetGroupStateFault",
-            "DeleteConflict",
-            "InvalidParameterValue",
-            "ResourceInUseException",
-        ];
-        match r {
-            Ec2Instance => {
-                ec2.terminate_instances()
-                    .instance_ids(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk!("ec2:TerminateInstances"))
-                    .or_else(not_found_ok)?;
-                let gone = poll(self.opts.poll_interval, self.opts.delete_wait, || async {
-                    match ec2.describe_instances().instance_ids(&id).send().await {
-                        Ok(out) => Ok(out
-                            .reservations()
-                            .iter()
-                            .flat_map(|r| r.instances())
-                            .all(|i| {
-                                i.state().and_then(|s| s.name())
-                                    == Some(&aws_sdk_ec2::types::InstanceStateName::Terminated)
-                            })
-                            .then_some(())),
-                        Err(e) if sdk_code(&e).is_some_and(is_not_found_code) => Ok(Some(())),
-                        Err(e) => Err(StepError::sdk(r, "ec2:DescribeInstances", &region, e)),
-                    }
-                })
-                .await?;
-                gone.ok_or_else(|| {
-                    self.err(
-                        r,
-                        CODE_TIMEOUT,
-                        format!("instance '{id}' still terminating"),
-                    )
-                })
+    async fn delete_certificate(&self, arn: &str) -> Result<(), StepError> {
+        match self
+            .acm
+            .delete_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = StepError::sdk(
+                    Resource::Certificate,
+                    "acm:DeleteCertificate",
+                    &self.region,
+                    e,
+                );
+                if e.is_not_found() { Ok(()) } else { Err(e) }
             }
-            RdsInstance => {
-                self.rds
-                    .delete_db_instance()
-                    .db_instance_identifier(&id)
-                    .skip_final_snapshot(true)
-                    .delete_automated_backups(true)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk!("rds:DeleteDBInstance"))
-                    .or_else(not_found_ok)
-                    .or_else(|e| {
-                        if e.code == "InvalidDBInstanceState" {
-                            Ok(())
-                        } else {
-                            Err(e)
-                        }
-                    })?;
-                let gone = poll(self.opts.poll_interval, self.opts.delete_wait, || async {
-                    match self
-                        .rds
-                        .describe_db_instances()
-                        .db_instance_identifier(&id)
-                        .send()
-                        .await
-                    {
-                        Ok(out) if out.db_instances().is_empty() => Ok(Some(())),
-                        Ok(_) => Ok(None),
-                        Err(e) if sdk_code(&e).is_some_and(is_not_found_code) => Ok(Some(())),
-                        Err(e) => Err(StepError::sdk(r, "rds:DescribeDBInstances", &region, e)),
-                    }
-                })
-                .await?;
-                gone.ok_or_else(|| {
-                    self.err(r, CODE_TIMEOUT, format!("database '{id}' still deleting"))
-                })
-            }
-            DbSubnetGroup => {
-                self.retrying(r, DEP, || async {
-                    self.rds
-                        .delete_db_subnet_group()
-                        .db_subnet_group_name(&id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk!("rds:DeleteDBSubnetGroup"))
-                })
-                .await
-            }
-            SecurityGroup => {
-                self.retrying(r, DEP, || async {
-                    ec2.delete_security_group()
-                        .group_id(&id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk!("ec2:DeleteSecurityGroup"))
-                })
-                .await
-            }
-            Subnet | SecondarySubnet => {
-                self.retrying(r, DEP, || async {
-                    ec2.delete_subnet()
-                        .subnet_id(&id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk!("ec2:DeleteSubnet"))
-                })
-                .await
-            }
-            RouteTable => {
-                let tables = ec2
-                    .describe_route_tables()
-                    .route_table_ids(&id)
-                    .send()
-                    .await
-                    .map_err(sdk!("ec2:DescribeRouteTables"));
-                let tables = match tables {
-                    Ok(t) => t,
-                    Err(e) if e.is_not_found() => return Ok(()),
-                    Err(e) => return Err(e),
-                };
-                for assoc in tables
-                    .route_tables()
-                    .iter()
-                    .flat_map(|t| t.associations())
-                    .filter(|a| a.main() != Some(true))
-                    .filter_map(|a| a.route_table_association_id())
-                {
-                    ec2.disassociate_route_table()
-                        .association_id(assoc)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk!("ec2:DisassociateRouteTable"))
-                        .or_else(not_found_ok)?;
-                }
-                self.retrying(r, DEP, || async {
-                    ec2.delete_route_table()
-                        .route_table_id(&id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk!("ec2:DeleteRouteTable"))
-                })
-                .await
-            }
-            InternetGateway => {
-                let out = ec2
-                    .describe_internet_gateways()
-                    .internet_gateway_ids(&id)
-                    .send()
-                    .await
-                    .map_err(sdk!("ec2:DescribeInternetGateways"));
-                let out = match out {
-                    Ok(o) => o,
-                    Err(e) if e.is_not_found() => return Ok(()),
-                    Err(e) => return Err(e),
-                };
-                for vpc in out
-                    .internet_gateways()
-                    .iter()
-                    .flat_map(|g| g.attachments())
-                    .filter_map(|a| a.vpc_id())
-                {
-                    self.retrying(r, DEP, || async {
-                        ec2.detach_internet_gateway()
-                            .internet_gateway_id(&id)
-                            .vpc_id(vpc)
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(sdk!("ec2:DetachInternetGateway"))
-                    })
-                    .await?;
-                }
-                self.retrying(r, DEP, || async {
-                    ec2.delete_internet_gateway()
-                        .internet_gateway_id(&id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk!("ec2:DeleteInternetGateway"))
-                })
-                .await
-            }
-            Vpc => {
-                self.retrying(r, DEP, || async {
-                    ec2.delete_vpc()
-                        .vpc_id(&id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk!("ec2:DeleteVpc"))
-                })
-                .await
-            }
-            KeyPair => {
-                ec2.delete_key_pair()
-                    .key_name(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk!("ec2:DeleteKeyPair"))
-                    .or_else(not_found_ok)?;
-                let path = self.opts.key_dir.join(format!("{}.pem", self.slug));
-                match std::fs::remove_file(&path) {
-                    Ok(()) => Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(self.err(
-                        r,
-                        "KeyFileRemove",
-                        format!("remove '{}': {e}", path.display()),
-                    )),
-                }
-            }
-            InstanceProfile => {
-                let role = self.cfg.role_name().into_owned();
-                match self
-                    .iam
-                    .remove_role_from_instance_profile()
-                    .instance_profile_name(&id)
-                    .role_name(&role)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if sdk_code(&e) == Some("NoSuchEntity") => {}
-                    Err(e) => {
-                        return Err(StepError::sdk(
-                            r,
-                            "iam:RemoveRoleFromInstanceProfile",
-                            "global",
-                            e,
-                        ));
-                    }
-                }
-                self.iam
-                    .delete_instance_profile()
-                    .instance_profile_name(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| StepError::sdk(r, "iam:DeleteInstanceProfile", "global", e))
-                    .or_else(not_found_ok)
-            }
-            IamRole => {
-                let profiles = self
-                    .iam
-                    .list_instance_profiles_for_role()
-                    .role_name(&id)
-                    .send()
-                    .await
-                    .map_err(|e| StepError::sdk(r, "iam:ListInstanceProfilesForRole", "global", e));
-                match profiles {
-                    Ok(p) => {
-                        for prof in p.instance_profiles() {
-                            let _ = self
-                                .iam
-                                .remove_role_from_instance_profile()
-                                .instance_profile_name(prof.instance_profile_name())
-                                .role_name(&id)
-                                .send()
-                                .await;
-                        }
-                    }
-                    Err(e) if e.is_not_found() => return Ok(()),
-                    Err(e) => return Err(e),
-                }
-                match self
-                    .iam
-                    .delete_role_policy()
-                    .role_name(&id)
-                    .policy_name(INLINE_POLICY)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if sdk_code(&e) == Some("NoSuchEntity") => {}
-                    Err(e) => return Err(StepError::sdk(r, "iam:DeleteRolePolicy", "global", e)),
-                }
-                self.iam
-                    .delete_role()
-                    .role_name(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| StepError::sdk(r, "iam:DeleteRole", "global", e))
-                    .or_else(not_found_ok)
-            }
-            S3Bucket => {
-                // Created by this run: empty unless something wrote to it meanwhile.
-                loop {
-                    let out = self
-                        .s3
-                        .list_objects_v2()
-                        .bucket(&id)
-                        .send()
-                        .await
-                        .map_err(sdk!("s3:ListObjectsV2"));
-                    let out = match out {
-                        Ok(o) => o,
-                        Err(e) if e.is_not_found() => return Ok(()),
-                        Err(e) => return Err(e),
-                    };
-                    if out.contents().is_empty() {
-                        break;
-                    }
-                    for o in out.contents() {
-                        if let Some(k) = o.key() {
-                            self.s3
-                                .delete_object()
-                                .bucket(&id)
-                                .key(k)
-                                .send()
-                                .await
-                                .map_err(sdk!("s3:DeleteObject"))?;
-                        }
-                    }
-                }
-                self.s3
-                    .delete_bucket()
-                    .bucket(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk!("s3:DeleteBucket"))
-                    .or_else(not_found_ok)
-            }
-            Certificate => self
-                .acm
-                .delete_certificate()
-                .certificate_arn(&id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk!("acm:DeleteCertificate"))
-                .or_else(not_found_ok),
         }
     }
-}
-
-fn not_found_ok(e: StepError) -> Result<(), StepError> {
-    if e.is_not_found() { Ok(()) } else { Err(e) }
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::plan::Safety;
 use super::run::{Done, Executor};
 use super::{PlannedDelete, TerminatePlan};
-use crate::refresh::{Failure, GLOBAL, describe_targets, is_not_found, key_of, vpc_interfaces};
+use crate::lookup::{Failure, GLOBAL, describe_targets, is_not_found, key_of, vpc_interfaces};
 use crate::{Aws, AwsError};
 
 /// First and longest pause between two polls while waiting for a deletion.

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use pockitect_proto::{ResourceRecord, ResourceType, ScanChunk, TerminateTarget};
 use tokio::sync::mpsc;
 
-use crate::refresh::key_of;
+use crate::lookup::key_of;
 use crate::scan::{self, ScanRequest};
 use crate::{Aws, AwsError};
 

@@ -161,6 +161,26 @@ pub struct TerminatePlan {
 }
 
 impl TerminatePlan {
+    /// A plan that deletes `records` as described, in layers, with no safety rule applied:
+    /// only for resources the caller owns by definition (what a failed deploy just created,
+    /// for its rollback).
+    pub(crate) fn owned(records: Vec<ResourceRecord>, options: TerminateOptions) -> Self {
+        let planned = records
+            .into_iter()
+            .map(|record| PlannedDelete {
+                record,
+                found_in: None,
+                note: None,
+            })
+            .collect();
+        TerminatePlan {
+            layers: plan::into_layers(planned),
+            skipped: Vec::new(),
+            projects: options.project.iter().cloned().collect(),
+            options,
+        }
+    }
+
     /// Resources to delete.
     pub fn total(&self) -> usize {
         self.layers.iter().map(|l| l.items.len()).sum()

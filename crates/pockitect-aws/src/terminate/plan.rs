@@ -8,8 +8,8 @@ use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
 use serde_json::Value;
 
 use super::{Layer, PlannedDelete, SkipKind, Skipped, TerminateOptions, TerminatePlan, layer_of};
+use crate::lookup::{Key, Query, describe_targets, fetch, key_of};
 use crate::ownership::{self, Origin, Ownership, Refusal};
-use crate::refresh::{Key, Query, describe_targets, fetch, key_of};
 use crate::{Aws, AwsError};
 
 /// The types a VPC is expanded into.

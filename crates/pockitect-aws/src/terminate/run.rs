@@ -15,7 +15,7 @@ use super::{
     Outcome, PlannedDelete, TerminateAction, TerminateOptions, TerminatePlan, TerminateReport,
     TerminateSink,
 };
-use crate::refresh::Failure;
+use crate::lookup::Failure;
 
 /// The longest pause between two retry passes.
 const MAX_PASS_DELAY: Duration = Duration::from_secs(15);

@@ -17,11 +17,11 @@ use pockitect_blueprint::{
 };
 use pockitect_testkit::{MotoServer, unique};
 
-const REGION: &str = "us-east-2";
+pub(crate) const REGION: &str = "us-east-2";
 const PASSWORD: &str = "Sup3r-Secret-Pa55word";
 
 /// Network new + database + bucket + generated key pair + instance role.
-fn full_blueprint() -> Blueprint {
+pub(crate) fn full_blueprint() -> Blueprint {
     let name = unique("it-deploy-");
     let mut bp = Blueprint::new(&name, REGION);
     bp.project.tags.insert("team".into(), "web".into());
@@ -57,7 +57,7 @@ fn full_blueprint() -> Blueprint {
     bp
 }
 
-fn options(keys: &tempfile::TempDir) -> DeployOptions {
+pub(crate) fn options(keys: &tempfile::TempDir) -> DeployOptions {
     let mut o = DeployOptions::new(keys.path().join("ssh/pockitect"));
     o.db_password = Some(DbPassword::new(PASSWORD));
     o.poll_interval = std::time::Duration::from_millis(100);

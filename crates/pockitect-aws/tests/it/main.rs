@@ -1,5 +1,6 @@
 mod catalog;
 mod deploy;
+mod lookup;
 mod power;
 mod terminate;
 

@@ -1,7 +1,6 @@
 //! No input makes loading or validation panic: every leaf of every legacy fixture is replaced
 //! in turn by hostile values; each result either loads (and validates) or is an error.
 
-
 use pockitect_blueprint::{ValidationContext, from_json_str, from_value, validate};
 use serde_json::{Value, json};
 
