@@ -82,6 +82,7 @@ pub async fn follow(
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
         .map(|d| tokio::time::Instant::now() + d);
     let mut last_liveness_check = tokio::time::Instant::now();
+    let mut reconnecting = false;
     loop {
         if let Some(d) = deadline
             && tokio::time::Instant::now() >= d
@@ -92,12 +93,26 @@ pub async fn follow(
             )));
         }
         let batch = tokio::select! {
-            b = reader.next_batch(Duration::from_millis(1000), 500) => b?,
+            b = reader.next_batch(Duration::from_millis(1000), 500) => b,
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("\ndetached: request {request_id} goes on; 'pockitect watch {request_id}' follows it, 'pockitect cancel {request_id}' stops it");
                 return Err(CliError::Timeout("interrupted".into()));
             }
         };
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                // Redis restarting or a dropped connection: the reader reconnects on its next
+                // call and goes on from where it was, so the request's end is still seen.
+                if !reconnecting {
+                    eprintln!("lost the connection to Redis ({e}); waiting for it to come back");
+                    reconnecting = true;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        reconnecting = false;
         for (_, env) in batch {
             if env.request_id.as_ref() != Some(request_id) {
                 continue;

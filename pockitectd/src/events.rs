@@ -20,6 +20,11 @@ impl Events {
         }
     }
 
+    /// The request these events belong to (also the owner of any project lock it takes).
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
     pub fn envelope(&self, kind: &str, status: Status, data: Value) -> Envelope {
         Envelope::event(
             kind,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use pockitect_bus::{Claim, CommandReader, Delivery, Lock};
+use pockitect_bus::{Claim, CommandReader, Delivery, Lock, Renewal};
 use pockitect_proto::{
     Command, Envelope, ErrorCode, InFlight, MAX_COMMAND_BYTES, RequestId, Status, event_type,
 };
@@ -77,10 +77,12 @@ fn salvage_request_id(payload: &str) -> Option<RequestId> {
     RequestId::parse(v.request_id.as_deref()?).ok()
 }
 
-/// Refuses a command that cannot be run: dead-letter, answer when it has an id, acknowledge.
+/// Refuses a command that cannot be run: dead-letter it, answer under its request id when it
+/// has one, acknowledge. The answer is published only when that id is neither running nor
+/// finished (checked atomically in Redis): a malformed command that reuses a live or finished
+/// request's id must never end or replace that request, so it is dead-lettered only.
 async fn refuse(
     daemon: &Daemon,
-    consumer: &str,
     d: &Delivery,
     request_id: Option<RequestId>,
     code: ErrorCode,
@@ -95,13 +97,18 @@ async fn refuse(
         Some(id) => {
             let env = Envelope::event(
                 event_type::ERROR,
-                Some(id),
+                Some(id.clone()),
                 None,
                 Status::Error,
                 json!({ "code": code, "message": message }),
             );
-            if let Err(e) = daemon.bus.finish(&env, consumer, Some(&d.id)).await {
-                tracing::warn!(error = %e, "could not answer a refused command");
+            match daemon.bus.refuse(&env, Some(&d.id)).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    request_id = %id,
+                    "a refused command names a request that is running or finished; dead-lettered only, that request is untouched"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not answer a refused command"),
             }
         }
         None => {
@@ -109,6 +116,28 @@ async fn refuse(
                 tracing::warn!(error = %e, "could not acknowledge a refused command");
             }
         }
+    }
+}
+
+/// The project a command writes, as the daemon derives it: an inline blueprint's own slug
+/// (where deploy writes ids back), never the `project` field sent beside it. Refresh locks
+/// each project itself (one refresh may cover them all, skipping busy ones); plans and queries
+/// write nothing. A blueprint that does not parse is refused here, before any lock.
+fn project_to_lock(cmd: &Command) -> Result<Option<String>, HandlerError> {
+    match cmd {
+        Command::Deploy(a) => match &a.target.blueprint {
+            Some(doc) => pockitect_blueprint::from_value(doc.clone())
+                .map(|bp| Some(bp.slug().into_owned()))
+                .map_err(|e| {
+                    HandlerError::new(
+                        ErrorCode::InvalidBlueprint,
+                        format!("read the blueprint: {e}; fix the document and send it again"),
+                    )
+                }),
+            None => Ok(a.target.project.clone()),
+        },
+        Command::Refresh(_) | Command::Plan(_) => Ok(None),
+        other => Ok(other.project().map(str::to_owned)),
     }
 }
 
@@ -126,7 +155,6 @@ async fn handle_delivery(
         );
         refuse(
             daemon,
-            consumer,
             &d,
             salvage_request_id(&d.payload),
             ErrorCode::TooLarge,
@@ -143,7 +171,6 @@ async fn handle_delivery(
             );
             refuse(
                 daemon,
-                consumer,
                 &d,
                 salvage_request_id(&d.payload),
                 ErrorCode::Malformed,
@@ -158,15 +185,7 @@ async fn handle_delivery(
     let cmd = match Command::parse(&env.kind, &env.data) {
         Ok(c) => c,
         Err(e) => {
-            refuse(
-                daemon,
-                consumer,
-                &d,
-                Some(request_id),
-                e.code(),
-                e.to_string(),
-            )
-            .await;
+            refuse(daemon, &d, Some(request_id), e.code(), e.to_string()).await;
             return;
         }
     };
@@ -198,10 +217,25 @@ async fn handle_delivery(
     if d.reclaimed {
         tracing::info!(request_id = %request_id, kind = %env.kind, "resuming a command whose daemon stopped");
     }
-    let project = cmd.project().map(str::to_owned).or(env.project_id.clone());
+    let locked_project = match project_to_lock(&cmd) {
+        Ok(p) => p,
+        Err(e) => {
+            // We hold the request's claim: answer it like any failed request.
+            let events = Events::new(daemon.bus.clone(), request_id.clone(), env.project_id);
+            let t = error_outcome(e);
+            let env = events.envelope(t.kind, t.status, t.data);
+            if let Err(e) = daemon.bus.finish(&env, consumer, Some(&d.id)).await {
+                tracing::warn!(request_id = %request_id, error = %e, "could not answer a refused command");
+            }
+            return;
+        }
+    };
+    let project = locked_project
+        .clone()
+        .or_else(|| cmd.project().map(str::to_owned))
+        .or(env.project_id.clone());
     let events = Events::new(daemon.bus.clone(), request_id.clone(), project.clone());
 
-    let locked_project = cmd.project().map(str::to_owned);
     if let Some(p) = &locked_project {
         match daemon.bus.lock_project(p, &request_id, lease).await {
             Ok(Lock::Taken) => {}
@@ -235,17 +269,16 @@ async fn handle_delivery(
         .emit(event_type::ACCEPTED, Status::InProgress, json!({"type": cmd.kind(), "daemon": daemon.settings.daemon_id, "resumed": d.reclaimed}))
         .await;
 
-    // Cancelled by the user's `cancel`, or when the lease is lost to another daemon.
+    // The handler's token: cancelled by the user's `cancel`, and by the worker when the
+    // request must stop here (shutdown, lost lease or lock, Redis lost its state).
     let cancel = CancellationToken::new();
-    let lost_lease = CancellationToken::new();
-    let keeper = tokio::spawn(keep_alive(
+    let mut keeper = tokio::spawn(keep_alive(
         daemon.clone(),
         consumer.to_owned(),
         d.id.clone(),
         request_id.clone(),
         locked_project.clone(),
         cancel.clone(),
-        lost_lease.clone(),
     ));
 
     let handler = {
@@ -255,36 +288,74 @@ async fn handle_delivery(
         tokio::spawn(async move { handlers::handle(cmd, &daemon, &events, &cancel).await })
     };
     tokio::pin!(handler);
-    let grace = daemon.settings.grace;
-    let result = tokio::select! {
-        r = &mut handler => Some(r),
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => None,
-        _ = lost_lease.cancelled() => None,
+    let first = tokio::select! {
+        r = &mut handler => Ok(r),
+        _ = shutdown.cancelled() => Err(Stop::Shutdown),
+        s = &mut keeper => Err(s.unwrap_or(Stop::KeeperFailed)),
+    };
+    let (joined, stop) = match first {
+        Ok(r) => (Some(r), None),
+        Err(mut stop) => {
+            // Cooperative first: the handler stops at its next safe point (the engines check
+            // this token between AWS steps); only a handler that ignores it past the grace
+            // period is aborted.
+            let user_cancelled = cancel.is_cancelled();
+            cancel.cancel();
+            tracing::warn!(request_id = %request_id, reason = %stop, "stopping the handler at its next safe point");
+            let joined = match tokio::time::timeout(daemon.settings.grace, &mut handler).await {
+                Ok(r) => Some(r),
+                Err(_) => {
+                    tracing::warn!(request_id = %request_id, grace = ?daemon.settings.grace, "the handler did not stop within the grace period; aborting it");
+                    handler.abort();
+                    None
+                }
+            };
+            // On shutdown the keeper went on renewing during the grace period; if it lost
+            // the lease meanwhile, that is what counts now.
+            if matches!(stop, Stop::Shutdown)
+                && keeper.is_finished()
+                && let Ok(s) = (&mut keeper).await
+            {
+                stop = s;
+            }
+            (joined, Some((stop, user_cancelled)))
+        }
     };
     keeper.abort();
 
-    let Some(joined) = result else {
-        handler.abort();
-        tracing::warn!(request_id = %request_id, "request left pending for another daemon (shutdown or lost lease)");
-        daemon.end(&request_id, false);
-        return;
-    };
-    let terminal = match joined {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) => error_outcome(e),
-        Err(join_err) => {
-            let what = if join_err.is_panic() {
-                "crashed"
-            } else {
-                "was stopped"
-            };
-            tracing::error!(request_id = %request_id, error = %join_err, "handler {what}");
-            error_outcome(HandlerError::new(
-                ErrorCode::Internal,
-                format!(
-                    "the handler {what}: {join_err}; this is a bug, please report it with the daemon log"
-                ),
-            ))
+    let terminal = match (stop, joined) {
+        (None, Some(joined)) => outcome_of(&request_id, joined),
+        (None, None) => unreachable_outcome(),
+        (Some((stop, user_cancelled)), joined) => {
+            // Did the handler end because *we* stopped it (rather than finishing, failing,
+            // or honouring the user's cancel)? Then its outcome is not the request's.
+            let stopped_by_us = !user_cancelled && joined.as_ref().is_none_or(is_cancellation);
+            match stop {
+                Stop::LeaseLost(holder) => {
+                    // Another daemon runs the request now: it, and only it, ends it. The
+                    // project lock belongs to the request id, which the new holder shares.
+                    tracing::warn!(request_id = %request_id, holder = %holder, "lease lost: this copy stopped without a terminal event");
+                    daemon.end(&request_id, false);
+                    return;
+                }
+                Stop::Shutdown if stopped_by_us => {
+                    if joined.is_some() {
+                        // It reached a safe point: let whoever reclaims it start at once.
+                        let _ = daemon.bus.release_claim(&request_id, consumer).await;
+                        if let Some(p) = &locked_project {
+                            let _ = daemon.bus.unlock_project(p, &request_id).await;
+                        }
+                    }
+                    tracing::warn!(request_id = %request_id, "request left pending for another daemon (shutdown)");
+                    daemon.end(&request_id, false);
+                    return;
+                }
+                stop if stopped_by_us => stop_outcome(&stop),
+                _ => match joined {
+                    Some(joined) => outcome_of(&request_id, joined),
+                    None => unreachable_outcome(),
+                },
+            }
         }
     };
     let env = events.envelope(terminal.kind, terminal.status, terminal.data);
@@ -309,6 +380,48 @@ async fn handle_delivery(
     tracing::info!(request_id = %request_id, status = %env.status.map(|s| s.as_str()).unwrap_or("?"), "request finished");
 }
 
+type Joined = Result<Result<Outcome, HandlerError>, tokio::task::JoinError>;
+
+/// The terminal outcome of a handler that ran to its end (or crashed).
+fn outcome_of(request_id: &RequestId, joined: Joined) -> Outcome {
+    match joined {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => error_outcome(e),
+        Err(join_err) => {
+            let what = if join_err.is_panic() {
+                "crashed"
+            } else {
+                "was stopped"
+            };
+            tracing::error!(request_id = %request_id, error = %join_err, "handler {what}");
+            error_outcome(HandlerError::new(
+                ErrorCode::Internal,
+                format!(
+                    "the handler {what}: {join_err}; this is a bug, please report it with the daemon log"
+                ),
+            ))
+        }
+    }
+}
+
+/// Placeholder for a combination the select above cannot produce (a handler result is absent
+/// only when the worker stopped it); kept as an error rather than a panic.
+fn unreachable_outcome() -> Outcome {
+    error_outcome(HandlerError::new(
+        ErrorCode::Internal,
+        "the handler ended without a result; this is a bug, please report it with the daemon log",
+    ))
+}
+
+/// True when the handler ended by honouring its cancellation token.
+fn is_cancellation(joined: &Joined) -> bool {
+    match joined {
+        Ok(Ok(o)) => o.status == Status::Cancelled,
+        Ok(Err(e)) => e.code == ErrorCode::Cancelled,
+        Err(e) => e.is_cancelled(),
+    }
+}
+
 fn error_outcome(e: HandlerError) -> Outcome {
     let kind = if e.code == ErrorCode::Cancelled {
         event_type::CANCELLED
@@ -327,8 +440,65 @@ fn error_outcome(e: HandlerError) -> Outcome {
     }
 }
 
-/// Renews the lease, the stream entry's idle time and the project lock every third of a lease;
-/// turns a `cancel` request into the handler's cancellation; signals a lost lease.
+/// Why the worker stopped a running handler.
+#[derive(Debug)]
+enum Stop {
+    /// The daemon is shutting down: the request stays pending for another daemon.
+    Shutdown,
+    /// Another consumer holds the request's lease now (value: its name).
+    LeaseLost(String),
+    /// The claim vanished and the command is no longer pending: Redis lost its data.
+    StateLost,
+    /// The project lock expired or went to another request (value: the holder, if any).
+    LockLost {
+        project: String,
+        holder: Option<String>,
+    },
+    /// The keeper task itself failed (a bug): stop rather than run unguarded.
+    KeeperFailed,
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Shutdown => f.write_str("daemon shutting down"),
+            Stop::LeaseLost(h) => write!(f, "lease lost to '{h}'"),
+            Stop::StateLost => f.write_str("redis lost the request's state"),
+            Stop::LockLost { project, .. } => write!(f, "lost the lock on project '{project}'"),
+            Stop::KeeperFailed => f.write_str("lease keeper failed"),
+        }
+    }
+}
+
+/// The one terminal event of a request the worker had to stop (lease still ours).
+fn stop_outcome(stop: &Stop) -> Outcome {
+    let (code, message) = match stop {
+        Stop::StateLost => (
+            ErrorCode::RedisStateLost,
+            "Redis lost this request's state while it ran (it restarted without persistence, or evicted its keys), so the daemon stopped it at a safe point; running the same command again is safe: it is idempotent and finds what this run created. Turn on Redis persistence (appendonly yes) to have requests resume instead".to_owned(),
+        ),
+        Stop::LockLost { project, holder } => (
+            ErrorCode::Interrupted,
+            format!(
+                "the lock on project '{project}' was lost{} while this request ran, so it stopped at a safe point; run the command again once the project is free: it is idempotent",
+                holder
+                    .as_deref()
+                    .map(|h| format!(" to request {h}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Stop::Shutdown | Stop::LeaseLost(_) | Stop::KeeperFailed => (
+            ErrorCode::Interrupted,
+            "the daemon stopped this request before it finished; running the same command again is safe: it is idempotent".to_owned(),
+        ),
+    };
+    error_outcome(HandlerError::new(code, message))
+}
+
+/// Renews the lease, the stream entry's idle time and the project lock every third of a lease,
+/// and turns a `cancel` request into the handler's cancellation. Returns only when the request
+/// must stop here: the lease went to another consumer, vanished with Redis's data, or the
+/// project lock was lost.
 async fn keep_alive(
     daemon: Arc<Daemon>,
     consumer: String,
@@ -336,8 +506,7 @@ async fn keep_alive(
     request_id: RequestId,
     project: Option<String>,
     cancel: CancellationToken,
-    lost: CancellationToken,
-) {
+) -> Stop {
     let lease = daemon.settings.lease;
     let every = (lease / 3).max(Duration::from_millis(50));
     let cancel_poll = every.min(Duration::from_millis(500));
@@ -361,18 +530,75 @@ async fn keep_alive(
         let bus = &daemon.bus;
         let _ = bus.touch_delivery(&consumer, &delivery_id).await;
         match bus.renew_claim(&request_id, &consumer, lease).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(request_id = %request_id, "lease lost to another daemon; stopping");
-                lost.cancel();
-                return;
+            Ok(Renewal::Renewed) => {}
+            Ok(Renewal::HeldBy(other)) => return Stop::LeaseLost(other),
+            Ok(Renewal::Missing) => {
+                if let Some(stop) =
+                    lease_vanished(&daemon, &consumer, &delivery_id, &request_id).await
+                {
+                    return stop;
+                }
             }
             Err(e) => {
-                tracing::warn!(request_id = %request_id, error = %e, "could not renew the lease")
+                // Redis unreachable (restarting, say): keep working and retry; a lease that
+                // expires meanwhile is judged when Redis answers again.
+                tracing::warn!(request_id = %request_id, error = %e, "could not renew the lease");
             }
         }
         if let Some(p) = &project {
-            let _ = bus.renew_project_lock(p, &request_id, lease).await;
+            match bus.renew_project_lock(p, &request_id, lease).await {
+                Ok(Renewal::Renewed) => {}
+                Ok(Renewal::Missing) => {
+                    return Stop::LockLost {
+                        project: p.clone(),
+                        holder: None,
+                    };
+                }
+                Ok(Renewal::HeldBy(h)) => {
+                    return Stop::LockLost {
+                        project: p.clone(),
+                        holder: Some(h),
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(request_id = %request_id, project = %p, error = %e, "could not renew the project lock")
+                }
+            }
+        }
+    }
+}
+
+/// The claim key is gone. When the command is still pending with us, Redis kept its data and
+/// the lease merely expired (a long Redis outage, a stalled daemon): take it again if nobody
+/// else did. When the command is gone too, Redis lost its state. None: carry on.
+async fn lease_vanished(
+    daemon: &Daemon,
+    consumer: &str,
+    delivery_id: &str,
+    request_id: &RequestId,
+) -> Option<Stop> {
+    let bus = &daemon.bus;
+    match bus.is_pending(delivery_id).await {
+        Ok(true) => match bus.claim(request_id, consumer, daemon.settings.lease).await {
+            Ok(Claim::Taken) => {
+                tracing::warn!(request_id = %request_id, "the lease had expired unrenewed; taken again");
+                None
+            }
+            Ok(Claim::HeldBy(other)) => Some(Stop::LeaseLost(other)),
+            // Finished elsewhere meanwhile: that end stands; this copy must not add one.
+            Ok(Claim::AlreadyDone) => Some(Stop::LeaseLost("a finished run".to_owned())),
+            Err(e) => {
+                tracing::warn!(request_id = %request_id, error = %e, "could not take the lease again");
+                None
+            }
+        },
+        Ok(false) => {
+            tracing::error!(request_id = %request_id, "redis lost this request's state (claim and command gone); stopping it");
+            Some(Stop::StateLost)
+        }
+        Err(e) => {
+            tracing::warn!(request_id = %request_id, error = %e, "could not check the command stream");
+            None
         }
     }
 }

@@ -87,6 +87,18 @@ pub enum Claim {
     HeldBy(String),
 }
 
+/// Outcome of renewing a lease (a request's claim or a project's lock).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// Still ours, extended.
+    Renewed,
+    /// The key is gone: it expired unrenewed, or Redis lost its data (restarted without
+    /// persistence, or evicted it). Nobody else holds it.
+    Missing,
+    /// Someone else holds it now (value: that consumer's name, or that request's id).
+    HeldBy(String),
+}
+
 /// Outcome of trying to lock a project.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lock {
@@ -354,15 +366,82 @@ impl Bus {
         })
     }
 
-    /// Extends a request's lease; false when it is no longer ours.
+    /// Extends a request's lease, telling a lease taken by another consumer from one that
+    /// vanished.
     pub async fn renew_claim(
         &self,
         request_id: &RequestId,
         consumer: &str,
         lease: Duration,
-    ) -> Result<bool, BusError> {
+    ) -> Result<Renewal, BusError> {
         self.renew(&self.keys().claim(request_id.as_str()), consumer, lease)
             .await
+    }
+
+    /// Gives a request's lease up (only while `consumer` holds it), so the daemon that
+    /// reclaims its command can take it at once. Returns false when it was not ours.
+    pub async fn release_claim(
+        &self,
+        request_id: &RequestId,
+        consumer: &str,
+    ) -> Result<bool, BusError> {
+        let n: i64 = scripts::RELEASE
+            .key(self.keys().claim(request_id.as_str()))
+            .arg(consumer)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// True while the command stream still holds `delivery_id` as taken but unacknowledged
+    /// (false when Redis lost the stream or the group, as after a restart without persistence).
+    pub async fn is_pending(&self, delivery_id: &str) -> Result<bool, BusError> {
+        let k = self.keys();
+        let r: Result<redis::Value, redis::RedisError> = redis::cmd("XPENDING")
+            .arg(k.command_stream())
+            .arg(k.group())
+            .arg(delivery_id)
+            .arg(delivery_id)
+            .arg(1)
+            .query_async(&mut self.conn())
+            .await;
+        match r {
+            Ok(redis::Value::Array(items)) => Ok(!items.is_empty()),
+            Ok(_) => Ok(false),
+            Err(e) if e.code() == Some("NOGROUP") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Answers a refused (malformed) command with its error event under the request id it
+    /// named, unless that id is running or finished: then it only acknowledges the entry, so
+    /// a malformed duplicate can never end or replace a real request. Returns true when the
+    /// error event was published. Dead-lettering is the caller's separate step.
+    pub async fn refuse(
+        &self,
+        env: &Envelope,
+        delivery_id: Option<&str>,
+    ) -> Result<bool, BusError> {
+        let k = self.keys();
+        let rid = env
+            .request_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let published: i64 = scripts::REFUSE
+            .key(k.done(&rid))
+            .key(k.claim(&rid))
+            .key(k.event_stream())
+            .key(k.command_stream())
+            .arg(k.status_channel())
+            .arg(env.to_json())
+            .arg(self.inner.cfg.event_stream_len)
+            .arg(REMEMBER_SECS)
+            .arg(k.group())
+            .arg(delivery_id.unwrap_or(""))
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(published == 1)
     }
 
     /// Locks a project for a request. Re-locking by the same request (a reclaimed command) works.
@@ -385,12 +464,13 @@ impl Bus {
         })
     }
 
+    /// Extends a project's lock held by `request_id`.
     pub async fn renew_project_lock(
         &self,
         project: &str,
         request_id: &RequestId,
         lease: Duration,
-    ) -> Result<bool, BusError> {
+    ) -> Result<Renewal, BusError> {
         self.renew(
             &self.keys().project_lock(project),
             request_id.as_str(),
@@ -412,14 +492,18 @@ impl Bus {
         Ok(n == 1)
     }
 
-    async fn renew(&self, key: &str, owner: &str, lease: Duration) -> Result<bool, BusError> {
-        let n: i64 = scripts::RENEW
+    async fn renew(&self, key: &str, owner: &str, lease: Duration) -> Result<Renewal, BusError> {
+        let (code, holder): (i64, String) = scripts::RENEW
             .key(key)
             .arg(owner)
             .arg(millis(lease))
             .invoke_async(&mut self.conn())
             .await?;
-        Ok(n == 1)
+        Ok(match code {
+            1 => Renewal::Renewed,
+            0 => Renewal::Missing,
+            _ => Renewal::HeldBy(holder),
+        })
     }
 
     /// True for the first caller to claim `key` (under the prefix) within `ttl`: lets one

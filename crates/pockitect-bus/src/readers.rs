@@ -134,9 +134,13 @@ fn delivery(e: StreamId, reclaimed: bool) -> Delivery {
     }
 }
 
-/// Follows the replay stream from a given position, blocking for new events.
+/// Follows the replay stream from a given position, blocking for new events. A failed read
+/// (Redis restarted, the connection dropped) returns the error and drops the connection; the
+/// next call connects again and goes on from the same position, so a follower that retries
+/// sees every event published after Redis came back.
 pub struct EventReader {
-    conn: MultiplexedConnection,
+    bus: Bus,
+    conn: Option<MultiplexedConnection>,
     stream: String,
     last_id: String,
 }
@@ -144,7 +148,8 @@ pub struct EventReader {
 impl EventReader {
     pub(crate) async fn new(bus: &Bus, after: String) -> Result<Self, BusError> {
         Ok(Self {
-            conn: bus.dedicated_connection().await?,
+            bus: bus.clone(),
+            conn: Some(bus.dedicated_connection().await?),
             stream: bus.keys().event_stream(),
             last_id: after,
         })
@@ -161,7 +166,11 @@ impl EventReader {
         block: Duration,
         count: usize,
     ) -> Result<Vec<(String, Envelope)>, BusError> {
-        let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+        let conn = match self.conn.as_mut() {
+            Some(c) => c,
+            None => self.conn.insert(self.bus.dedicated_connection().await?),
+        };
+        let reply: Option<StreamReadReply> = match redis::cmd("XREAD")
             .arg("COUNT")
             .arg(count)
             .arg("BLOCK")
@@ -169,8 +178,15 @@ impl EventReader {
             .arg("STREAMS")
             .arg(&self.stream)
             .arg(&self.last_id)
-            .query_async(&mut self.conn)
-            .await?;
+            .query_async(conn)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.conn = None;
+                return Err(e.into());
+            }
+        };
         let ids: Vec<StreamId> = reply
             .into_iter()
             .flat_map(|r| r.keys)

@@ -93,14 +93,21 @@ return {0, cur}
     )
 });
 
-/// Extend a lease only while we still own it. KEYS: key. ARGV: owner, lease (ms). Returns 1/0.
+/// Extend a lease only while we still own it: `{1, me}` renewed, `{0, ''}` the key is gone
+/// (it expired, or Redis lost its data), `{2, holder}` someone else holds it now.
+/// KEYS: key. ARGV: owner, lease (ms).
 pub static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, cur}
 end
-return 0
+if not cur then
+  return {0, ''}
+end
+return {2, cur}
 ",
     )
 });
@@ -113,6 +120,30 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+",
+    )
+});
+
+/// Answer a command that is refused (malformed) under its request id, but only when that id
+/// is neither running (claimed) nor finished: a refusal must never end, alter or replay a
+/// request that exists. Otherwise only acknowledges. Returns 1 when the error was published.
+/// KEYS: done, claim, event stream, command stream.
+/// ARGV: channel, payload, event max length, done ttl (s), group, message id ('' for none).
+pub static REFUSE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local published = 0
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[2])
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+  published = 1
+end
+if ARGV[6] ~= '' then
+  redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
+  redis.call('XDEL', KEYS[4], ARGV[6])
+end
+return published
 ",
     )
 });

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     Cancelled,
     /// The daemon shut down or lost its lease before finishing.
     Interrupted,
+    /// Redis lost the request's state while it ran (restarted without persistence, or evicted
+    /// its keys): the request stopped at a safe point; running the command again is safe.
+    RedisStateLost,
     /// Anything else: a bug or an environment problem.
     Internal,
 }
@@ -46,7 +49,9 @@ impl ErrorCode {
             ErrorCode::Locked => exit::LOCKED,
             ErrorCode::Cancelled => exit::CANCELLED,
             ErrorCode::AccessDenied | ErrorCode::Aws => exit::AWS,
-            ErrorCode::Interrupted | ErrorCode::Internal => exit::FAILURE,
+            ErrorCode::Interrupted | ErrorCode::RedisStateLost | ErrorCode::Internal => {
+                exit::FAILURE
+            }
         }
     }
 }

@@ -59,11 +59,24 @@ pub struct RedisServer {
     port: u16,
     url: String,
     dir: tempfile::TempDir,
+    persistent: bool,
 }
 
 impl RedisServer {
-    /// Starts a private server, or points at `POCKITECT_TEST_REDIS_URL` when set.
+    /// Starts a private server without persistence (a restart comes back empty), or points at
+    /// `POCKITECT_TEST_REDIS_URL` when set.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Starts a private server with append-only persistence, synced on every write, so a
+    /// restart (even after a kill) comes back with every key as it was. Points at
+    /// `POCKITECT_TEST_REDIS_URL` when set (check [`RedisServer::is_external`]).
+    pub fn start_persistent() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for redis");
         if let Ok(url) = std::env::var("POCKITECT_TEST_REDIS_URL") {
             return Self {
@@ -71,18 +84,20 @@ impl RedisServer {
                 port: 0,
                 url,
                 dir,
+                persistent,
             };
         }
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();
-            match Self::spawn(port, dir.path()) {
+            match Self::spawn(port, dir.path(), persistent) {
                 Ok(child) => {
                     return Self {
                         child: Some(child),
                         port,
                         url: format!("redis://127.0.0.1:{port}"),
                         dir,
+                        persistent,
                     };
                 }
                 Err(e) => last_err = e,
@@ -91,11 +106,29 @@ impl RedisServer {
         panic!("could not start redis-server: {last_err}");
     }
 
-    fn spawn(port: u16, dir: &Path) -> Result<Child, String> {
+    /// True for a server the test did not start (`POCKITECT_TEST_REDIS_URL`): it cannot be
+    /// stopped or restarted by the test.
+    pub fn is_external(&self) -> bool {
+        self.port == 0
+    }
+
+    fn spawn(port: u16, dir: &Path, persistent: bool) -> Result<Child, String> {
         let log = dir.join("redis.log");
+        let persistence: &[&str] = if persistent {
+            &[
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ]
+        } else {
+            &["--save", "", "--appendonly", "no"]
+        };
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(persistence)
             .arg("--dir")
             .arg(dir)
             .arg("--logfile")
@@ -128,12 +161,19 @@ impl RedisServer {
         let _ = child.wait();
     }
 
-    /// Starts it again on the same port (empty: no persistence).
+    /// Starts it again on the same port with the same data directory: empty without
+    /// persistence, as it was with it ([`RedisServer::start_persistent`]). Kills it first when
+    /// it runs (as a crash would).
     pub fn restart(&mut self) {
+        assert!(
+            !self.is_external(),
+            "only a server started by the test can be restarted"
+        );
         if self.child.is_some() {
             self.stop();
         }
-        let child = Self::spawn(self.port, self.dir.path()).expect("restart redis-server");
+        let child =
+            Self::spawn(self.port, self.dir.path(), self.persistent).expect("restart redis-server");
         self.child = Some(child);
     }
 }

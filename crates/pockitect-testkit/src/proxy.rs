@@ -30,6 +30,7 @@ use tokio::sync::oneshot;
 pub struct DelayProxy {
     endpoint: String,
     requests: Arc<AtomicUsize>,
+    arrived: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -44,8 +45,9 @@ impl DelayProxy {
             .expect("the loopback interface must be available to tests");
         let addr: SocketAddr = listener.local_addr().expect("the proxy's bound address");
         let requests = Arc::new(AtomicUsize::new(0));
+        let arrived = Arc::new(AtomicUsize::new(0));
         let (stop, stopped) = oneshot::channel::<()>();
-        let counter = requests.clone();
+        let counters = (requests.clone(), arrived.clone());
         let thread = std::thread::Builder::new()
             .name(format!("delay-proxy-{}", addr.port()))
             .spawn(move || {
@@ -58,7 +60,7 @@ impl DelayProxy {
                         TcpListener::from_std(listener).expect("a tokio listener for the proxy");
                     tokio::select! {
                         _ = stopped => {}
-                        () = accept_loop(listener, target, delay, counter) => {}
+                        () = accept_loop(listener, target, delay, counters) => {}
                     }
                 });
                 // Dropping the runtime drops every connection task: open sockets close.
@@ -67,6 +69,7 @@ impl DelayProxy {
         Self {
             endpoint: format!("http://{addr}"),
             requests,
+            arrived,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -80,6 +83,12 @@ impl DelayProxy {
     /// Client→server writes forwarded so far (with an HTTP client: requests, i.e. AWS calls).
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Client→server writes that reached the proxy so far, including those still held for
+    /// the delay: lets a test act while a call is known to be in the air.
+    pub fn arrived(&self) -> usize {
+        self.arrived.load(Ordering::SeqCst)
     }
 }
 
@@ -107,11 +116,12 @@ async fn accept_loop(
     listener: TcpListener,
     target: String,
     delay: Duration,
-    requests: Arc<AtomicUsize>,
+    (requests, arrived): (Arc<AtomicUsize>, Arc<AtomicUsize>),
 ) {
     while let Ok((client, _)) = listener.accept().await {
         let target = target.clone();
         let requests = requests.clone();
+        let arrived = arrived.clone();
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(&target).await else {
                 return;
@@ -122,7 +132,7 @@ async fn accept_loop(
             let (mut sr, mut sw) = server.into_split();
             let up = async move {
                 let mut buf = vec![0u8; 64 * 1024];
-                while let Some(n) = read_delayed(&cr, &mut buf, delay).await {
+                while let Some(n) = read_delayed(&cr, &mut buf, delay, &arrived).await {
                     requests.fetch_add(1, Ordering::SeqCst);
                     if sw.write_all(&buf[..n]).await.is_err() {
                         break;
@@ -142,7 +152,12 @@ async fn accept_loop(
 /// Waits for the next bytes from the client, holds them for `delay`, then takes whatever else
 /// arrived meanwhile (the rest of the same request), so a request split over several segments
 /// pays the delay once. None at end of stream or on error.
-async fn read_delayed(reader: &OwnedReadHalf, buf: &mut Vec<u8>, delay: Duration) -> Option<usize> {
+async fn read_delayed(
+    reader: &OwnedReadHalf,
+    buf: &mut Vec<u8>,
+    delay: Duration,
+    arrived: &AtomicUsize,
+) -> Option<usize> {
     let mut n = loop {
         reader.readable().await.ok()?;
         match reader.try_read(buf) {
@@ -152,6 +167,7 @@ async fn read_delayed(reader: &OwnedReadHalf, buf: &mut Vec<u8>, delay: Duration
             Err(_) => return None,
         }
     };
+    arrived.fetch_add(1, Ordering::SeqCst);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -204,6 +220,7 @@ mod tests {
             assert_eq!(&reply, b"ping");
             assert!(started.elapsed() >= Duration::from_millis(100));
             assert_eq!(proxy.requests(), round);
+            assert_eq!(proxy.arrived(), round);
         }
         drop(proxy);
         // Dropped: open connections are cut.

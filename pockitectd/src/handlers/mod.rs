@@ -81,7 +81,7 @@ pub async fn handle(
         Command::Power(args) => operate::power(args, daemon, events, cancel).await,
         Command::Terminate(args) => operate::terminate(args, daemon, events, cancel).await,
         Command::Destroy(args) => operate::destroy(args, daemon, events, cancel).await,
-        Command::Refresh(args) => refresh::refresh(args, daemon, events).await,
+        Command::Refresh(args) => refresh::refresh(args, daemon, events, cancel).await,
         Command::Catalog(args) if !crate::catalog::is_region_name(&args.region) => {
             Err(HandlerError::new(
                 ErrorCode::InvalidArguments,

@@ -1,27 +1,41 @@
 //! The daemon driven in-process through `run`, against a real redis-server and moto_server.
 
+mod refresh;
+mod requests;
 mod robustness;
 mod watcher;
 
 use std::time::Duration;
 
 use pockitect_bus::{Bus, BusConfig};
+use pockitect_proto::{Envelope, RequestId};
 use pockitect_testkit::{MotoServer, RedisServer, unique};
 use pockitectd::Settings;
 use tokio_util::sync::CancellationToken;
 
 pub struct Harness {
     pub redis: RedisServer,
-    pub _moto: MotoServer,
+    pub moto: MotoServer,
     pub bus: Bus,
     pub token: CancellationToken,
     pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// What the daemon was started with (another daemon of the same pool: change `daemon_id`).
+    pub settings: Settings,
     pub _dir: tempfile::TempDir,
 }
 
 impl Harness {
     pub async fn start(workers: usize) -> Self {
-        let redis = RedisServer::start();
+        Self::start_with(RedisServer::start(), workers, |_, _| {}).await
+    }
+
+    /// A daemon on `redis`, its settings adjusted by `tweak` (which sees the emulator, e.g. to
+    /// put a `DelayProxy` in front of it).
+    pub async fn start_with(
+        redis: RedisServer,
+        workers: usize,
+        tweak: impl FnOnce(&mut Settings, &MotoServer),
+    ) -> Self {
         let moto = MotoServer::start();
         let dir = tempfile::tempdir().unwrap();
         let prefix = unique("t");
@@ -31,6 +45,9 @@ impl Harness {
         s.workers = workers;
         s.projects_dir = dir.path().join("projects");
         s.cache_dir = dir.path().join("cache");
+        s.key_dir = dir.path().join("keys");
+        s.secrets = pockitect_secrets::Backend::File;
+        s.secrets_dir = dir.path().join("secrets");
         s.aws_endpoint_url = Some(moto.endpoint().to_owned());
         s.aws_home_region = Some("us-east-1".into());
         s.aws_static_credentials = Some(pockitect_aws::StaticCredentials {
@@ -42,8 +59,9 @@ impl Harness {
         s.grace = Duration::from_secs(2);
         s.log_dir = None;
         s.daemon_id = unique("d");
+        tweak(&mut s, &moto);
         let token = CancellationToken::new();
-        let handle = tokio::spawn(pockitectd::run(s, token.clone()));
+        let handle = tokio::spawn(pockitectd::run(s.clone(), token.clone()));
         let bus = Bus::connect(BusConfig::new(redis.url(), prefix))
             .await
             .unwrap();
@@ -54,11 +72,88 @@ impl Harness {
         .await;
         Self {
             redis,
-            _moto: moto,
+            moto,
             bus,
             token,
             handle,
+            settings: s,
             _dir: dir,
         }
     }
+
+    /// Starts another daemon of the same pool (same Redis, prefix and projects).
+    pub fn spawn_daemon(
+        &self,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let mut s = self.settings.clone();
+        s.daemon_id = unique("d");
+        let token = CancellationToken::new();
+        (token.clone(), tokio::spawn(pockitectd::run(s, token)))
+    }
+}
+
+/// Follows the replay stream from its start until `id`'s terminal event (reconnecting when
+/// Redis restarts, as a client does).
+pub async fn terminal_of(bus: &Bus, id: &RequestId, within: Duration) -> Envelope {
+    let mut reader = bus.event_reader("0-0").await.unwrap();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no terminal event for {id} within {within:?}"
+        );
+        match reader.next_batch(Duration::from_millis(500), 100).await {
+            Ok(batch) => {
+                for (_, e) in batch {
+                    if e.request_id.as_ref() == Some(id) && e.is_terminal() {
+                        return e;
+                    }
+                }
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Every event of `id` in the replay stream, oldest first. Retried: after a Redis restart the
+/// first command on a shared connection fails while it reconnects.
+pub async fn events_of(bus: &Bus, id: &RequestId) -> Vec<Envelope> {
+    pockitect_testkit::eventually("the replay stream", Duration::from_secs(10), || {
+        let bus = bus.clone();
+        async move { bus.events_after("0-0", 100_000).await.ok() }
+    })
+    .await
+    .into_iter()
+    .map(|(_, e)| e)
+    .filter(|e| e.request_id.as_ref() == Some(id))
+    .collect()
+}
+
+/// Waits until a daemon of the pool reports `id` in flight (or, with `false`, no longer).
+pub async fn wait_in_flight(bus: &Bus, id: &RequestId, running: bool) {
+    let what = format!(
+        "request {id} {}",
+        if running {
+            "in flight"
+        } else {
+            "no longer in flight"
+        }
+    );
+    pockitect_testkit::eventually(&what, Duration::from_secs(20), || {
+        let bus = bus.clone();
+        let id = id.clone();
+        async move {
+            let seen = bus
+                .daemons()
+                .await
+                .ok()?
+                .iter()
+                .any(|d| d.in_flight.iter().any(|f| f.request_id == id));
+            (seen == running).then_some(())
+        }
+    })
+    .await;
 }

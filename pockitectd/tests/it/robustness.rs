@@ -7,34 +7,13 @@ use serde_json::json;
 
 use crate::Harness;
 
-/// Follows the replay stream until `id`'s terminal event.
-async fn terminal_of(h: &Harness, id: &RequestId) -> Envelope {
-    let mut reader = h.bus.event_reader("0-0").await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no terminal event for {id}"
-        );
-        for (_, e) in reader
-            .next_batch(Duration::from_millis(500), 100)
-            .await
-            .unwrap()
-        {
-            if e.request_id.as_ref() == Some(id) && e.is_terminal() {
-                return e;
-            }
-        }
-    }
-}
-
 async fn ping_roundtrip(h: &Harness) {
     let sent = h
         .bus
         .send(&Command::Ping(PingArgs::default()))
         .await
         .unwrap();
-    let t = terminal_of(h, &sent.request_id).await;
+    let t = crate::terminal_of(&h.bus, &sent.request_id, Duration::from_secs(20)).await;
     assert_eq!(t.status, Some(Status::Success), "{t:?}");
 }
 
@@ -79,7 +58,7 @@ async fn malformed_oversized_and_wrongly_typed_commands_get_errors_and_workers_s
         .await
         .unwrap();
     for (id, _, code) in &cases {
-        let t = terminal_of(&h, id).await;
+        let t = crate::terminal_of(&h.bus, id, Duration::from_secs(20)).await;
         assert_eq!(t.status, Some(Status::Error));
         assert_eq!(t.data["code"], json!(code), "{t:?}");
         assert!(t.message().is_some_and(|m| !m.is_empty()));
@@ -96,41 +75,38 @@ async fn malformed_oversized_and_wrongly_typed_commands_get_errors_and_workers_s
 }
 
 #[tokio::test]
-async fn shutdown_finishes_in_flight_work_and_removes_the_heartbeat() {
-    let h = Harness::start(1).await;
-    let sent = h
-        .bus
-        .send(&Command::Ping(PingArgs { delay_ms: 300 }))
+async fn shutdown_stops_in_flight_work_at_a_safe_point_and_another_daemon_ends_it_once() {
+    let mut h = Harness::start(1).await;
+    let id = RequestId::new();
+    let payload = json!({"type": "ping", "request_id": id, "data": {"delay_ms": 5000}});
+    h.bus
+        .enqueue_raw(id.as_str(), &payload.to_string())
         .await
         .unwrap();
-    pockitect_testkit::eventually("the ping in flight", Duration::from_secs(10), || {
-        let bus = h.bus.clone();
-        async move {
-            bus.daemons()
-                .await
-                .ok()?
-                .iter()
-                .any(|d| !d.in_flight.is_empty())
-                .then_some(())
-        }
-    })
-    .await;
+    crate::wait_in_flight(&h.bus, &id, true).await;
     h.token.cancel();
-    tokio::time::timeout(Duration::from_secs(15), h.handle)
+    tokio::time::timeout(Duration::from_secs(15), &mut h.handle)
         .await
         .expect("daemon stops")
         .unwrap()
         .unwrap();
-    let done = h
-        .bus
-        .done_event(&sent.request_id)
-        .await
-        .unwrap()
-        .expect("the in-flight ping finished within the grace period");
-    assert_eq!(done.status, Some(Status::Success));
+    // Cancelled at a safe point and left pending: neither finished nor failed.
+    assert!(h.bus.done_event(&id).await.unwrap().is_none());
     assert!(
         h.bus.daemons().await.unwrap().is_empty(),
         "heartbeat removed on shutdown"
     );
+
+    let (token, handle) = h.spawn_daemon();
+    let end = crate::terminal_of(&h.bus, &id, Duration::from_secs(40)).await;
+    assert_eq!(end.status, Some(Status::Success), "{end:?}");
+    let ends: Vec<Envelope> = crate::events_of(&h.bus, &id)
+        .await
+        .into_iter()
+        .filter(Envelope::is_terminal)
+        .collect();
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    token.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
     drop(h.redis);
 }

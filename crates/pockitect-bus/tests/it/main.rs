@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pockitect_bus::{Bus, BusConfig, Claim, Lock};
+use pockitect_bus::{Bus, BusConfig, Claim, Lock, Renewal};
 use pockitect_proto::{Command, Envelope, PingArgs, RequestId, Status};
 use pockitect_testkit::{RedisServer, unique};
 
@@ -207,5 +207,85 @@ async fn passwords_never_show_in_urls() {
     assert_eq!(
         pockitect_bus::redact_url("redis://127.0.0.1:6379"),
         "redis://127.0.0.1:6379"
+    );
+}
+
+#[tokio::test]
+async fn renewal_tells_a_vanished_lease_from_one_another_holds() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let id = RequestId::new();
+    let lease = Duration::from_secs(5);
+    assert_eq!(bus.claim(&id, "c1", lease).await.unwrap(), Claim::Taken);
+    assert_eq!(
+        bus.renew_claim(&id, "c1", lease).await.unwrap(),
+        Renewal::Renewed
+    );
+    assert_eq!(
+        bus.renew_claim(&id, "c2", lease).await.unwrap(),
+        Renewal::HeldBy("c1".into())
+    );
+    assert!(!bus.release_claim(&id, "c2").await.unwrap(), "not c2's");
+    assert!(bus.release_claim(&id, "c1").await.unwrap());
+    assert_eq!(
+        bus.renew_claim(&id, "c1", lease).await.unwrap(),
+        Renewal::Missing
+    );
+    // The same for project locks, owned by request ids.
+    let other = RequestId::new();
+    assert_eq!(
+        bus.renew_project_lock("blog", &id, lease).await.unwrap(),
+        Renewal::Missing
+    );
+    assert_eq!(
+        bus.lock_project("blog", &other, lease).await.unwrap(),
+        Lock::Taken
+    );
+    assert_eq!(
+        bus.renew_project_lock("blog", &id, lease).await.unwrap(),
+        Renewal::HeldBy(other.to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_published_only_under_an_unused_request_id() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let refusal = |id: &RequestId| {
+        Envelope::event(
+            "error",
+            Some(id.clone()),
+            None,
+            Status::Error,
+            serde_json::json!({"code": "unknown_command", "message": "no"}),
+        )
+    };
+    // Running: untouched.
+    let running = RequestId::new();
+    bus.claim(&running, "c1", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(!bus.refuse(&refusal(&running), None).await.unwrap());
+    assert!(bus.done_event(&running).await.unwrap().is_none());
+    // Done: its end stays the one it had.
+    let pong = Envelope::event(
+        "pong",
+        Some(running.clone()),
+        None,
+        Status::Success,
+        serde_json::json!({}),
+    );
+    assert!(bus.finish(&pong, "c1", None).await.unwrap());
+    assert!(!bus.refuse(&refusal(&running), None).await.unwrap());
+    assert_eq!(
+        bus.done_event(&running).await.unwrap().map(|e| e.kind),
+        Some("pong".to_owned())
+    );
+    // Unused: answered, and that answer is its end.
+    let fresh = RequestId::new();
+    assert!(bus.refuse(&refusal(&fresh), None).await.unwrap());
+    assert_eq!(
+        bus.done_event(&fresh).await.unwrap().map(|e| e.kind),
+        Some("error".to_owned())
     );
 }
