@@ -27,6 +27,19 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A field has the wrong JSON type: its path in the document says which, the message what
+    /// was expected and what was found.
+    #[error("read blueprint '{origin}': {path}: {message} (line {line}, column {column})")]
+    Field {
+        origin: String,
+        /// JSON path of the field (`network.rules[0].port`).
+        path: String,
+        message: String,
+        /// Where the value is in the text (1-based; 0 when it came without text).
+        line: usize,
+        column: usize,
+    },
+
     /// The JSON is well formed but does not have the shape of a blueprint, and no position is
     /// known (for example a value built in memory).
     #[error("read blueprint '{origin}': {message}")]

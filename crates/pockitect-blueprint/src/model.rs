@@ -392,17 +392,17 @@ pub struct Network {
 #[serde(default)]
 pub struct Rule {
     #[serde(
-        deserialize_with = "de_opt_int",
+        deserialize_with = "de_opt_port",
         skip_serializing_if = "Option::is_none"
     )]
     pub port: Option<i64>,
     #[serde(
-        deserialize_with = "de_opt_int",
+        deserialize_with = "de_opt_port",
         skip_serializing_if = "Option::is_none"
     )]
     pub from_port: Option<i64>,
     #[serde(
-        deserialize_with = "de_opt_int",
+        deserialize_with = "de_opt_port",
         skip_serializing_if = "Option::is_none"
     )]
     pub to_port: Option<i64>,
@@ -1026,25 +1026,34 @@ fn de_iam_role<'de, D: Deserializer<'de>>(d: D) -> Result<IamRole, D::Error> {
 
 /// An optional integer written as a JSON number or a string of digits (`"22"`).
 fn de_opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum IntOrString {
-        Int(i64),
-        Str(String),
-    }
-    match Option::<IntOrString>::deserialize(d) {
-        Ok(None) => Ok(None),
-        Ok(Some(IntOrString::Int(n))) => Ok(Some(n)),
-        Ok(Some(IntOrString::Str(s))) => match s.trim().parse::<i64>() {
-            Ok(n) => Ok(Some(n)),
-            Err(_) => Err(serde::de::Error::custom(format!(
-                "'{s}' is not a whole number; write it as a number such as 22"
-            ))),
+    opt_int(d, "a whole number (such as 20)")
+}
+
+/// A port: as [`de_opt_int`], with a message that says a port is expected.
+fn de_opt_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    opt_int(d, "a port number (0-65535)")
+}
+
+/// Reads any JSON value first, so that a wrong one can be named in the error
+/// (`expected a port number (0-65535), found the string "https"`).
+fn opt_int<'de, D: Deserializer<'de>>(d: D, expected: &str) -> Result<Option<i64>, D::Error> {
+    let found = match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(n) => return Ok(Some(n)),
+            None => format!("the number {n}"),
         },
-        Err(_) => Err(serde::de::Error::custom(
-            "expected a whole number (such as 22) or null",
-        )),
-    }
+        Some(Value::String(s)) => match s.trim().parse::<i64>() {
+            Ok(n) => return Ok(Some(n)),
+            Err(_) => format!("the string {}", Value::String(s)),
+        },
+        Some(Value::Bool(b)) => format!("{b}"),
+        Some(Value::Array(_)) => "a list".to_owned(),
+        Some(Value::Object(_)) => "an object".to_owned(),
+    };
+    Err(serde::de::Error::custom(format!(
+        "expected {expected}, found {found}"
+    )))
 }
 
 #[cfg(test)]

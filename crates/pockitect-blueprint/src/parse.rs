@@ -26,11 +26,7 @@ pub fn from_json_str_with_notes(text: &str) -> Result<(Blueprint, Vec<LegacyNote
 pub fn from_value(mut doc: Value) -> Result<Blueprint> {
     check_root(&doc, INPUT)?;
     legacy::upgrade(&mut doc, None);
-    serde_json::from_value(doc).map_err(|source| Error::Shape {
-        origin: INPUT.to_owned(),
-        message: "the JSON does not have the shape of a blueprint".to_owned(),
-        source: Some(source),
-    })
+    typed(doc, INPUT)
 }
 
 /// Pretty JSON with a 2-space indent and a trailing newline: the file format.
@@ -53,21 +49,47 @@ pub(crate) fn parse_text(
     let mut doc: Value = serde_json::from_str(text).map_err(|e| located(origin, e))?;
     check_root(&doc, origin)?;
     let notes = legacy::upgrade(&mut doc, store_slug);
-    match serde_json::from_value::<Blueprint>(doc) {
+    match typed(doc, origin) {
         Ok(bp) => Ok((bp, notes)),
-        Err(source) => {
+        Err(Error::Field {
+            origin,
+            path,
+            message,
+            ..
+        }) => {
             // A value has no positions. The same typed parse over the original text meets the
-            // same wrong type and knows where it is.
-            match serde_json::from_str::<Blueprint>(text) {
-                Err(positioned) if positioned.line() > 0 => Err(located(origin, positioned)),
-                _ => Err(Error::Shape {
-                    origin: origin.to_owned(),
-                    message: "the JSON does not have the shape of a blueprint".to_owned(),
-                    source: Some(source),
-                }),
-            }
+            // same wrong value and knows where it is.
+            let (line, column) = match serde_json::from_str::<Blueprint>(text) {
+                Err(positioned) => (positioned.line(), positioned.column()),
+                Ok(_) => (0, 0),
+            };
+            Err(Error::Field {
+                origin,
+                path,
+                message,
+                line,
+                column,
+            })
         }
+        Err(other) => Err(other),
     }
+}
+
+/// The typed model of a parsed document; a wrong type is named by its JSON path.
+fn typed(doc: Value, origin: &str) -> Result<Blueprint> {
+    serde_path_to_error::deserialize::<_, Blueprint>(doc).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde's own messages say `invalid type: string "x", expected u16`: keep them, but
+        // lead with the field so the user knows where to look.
+        Error::Field {
+            origin: origin.to_owned(),
+            path,
+            message: inner.to_string(),
+            line: 0,
+            column: 0,
+        }
+    })
 }
 
 fn located(origin: &str, source: serde_json::Error) -> Error {
@@ -101,7 +123,6 @@ fn check_root(doc: &Value, origin: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::error::Error as _;
 
     #[test]
     fn syntax_errors_carry_line_and_column() {
@@ -116,15 +137,32 @@ mod tests {
     }
 
     #[test]
-    fn type_errors_carry_line_and_column() {
-        let text = "{\n  \"network\": {\n    \"rules\": [ { \"port\": true } ]\n  }\n}";
+    fn type_errors_carry_their_path_what_was_expected_and_where() {
+        let text = "{\n  \"network\": {\n    \"rules\": [ { \"port\": \"https\" } ]\n  }\n}";
         let err = from_json_str(text).unwrap_err();
-        let Error::Parse { line, source, .. } = &err else {
+        let Error::Field { path, line, .. } = &err else {
             panic!("unexpected {err:?}");
         };
-        assert_eq!(*line, 3);
-        assert!(source.to_string().contains("whole number"), "{source}");
-        assert!(err.source().is_some());
+        assert_eq!((path.as_str(), *line), ("network.rules[0].port", 3));
+        assert!(
+            err.to_string().contains(
+                r#"network.rules[0].port: expected a port number (0-65535), found the string "https""#
+            ),
+            "{err}"
+        );
+        let err = from_value(serde_json::json!({"data": {"db": {"allocated_storage_gb": true}}}))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "data.db.allocated_storage_gb: expected a whole number (such as 20), found true"
+            ),
+            "{err}"
+        );
+        let err = from_json_str(r#"{"project": {"name": 7}}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("project.name: invalid type"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -229,15 +229,13 @@ fn load_names_the_file_line_and_column_of_a_type_error() {
     )
     .expect("writes");
     let err = ProjectStore::load_path(&path).expect_err("rules must be a list");
-    let Error::Parse { line, .. } = &err else {
+    let Error::Field { line, path, .. } = &err else {
         panic!("expected a positioned error, got {err:?}");
     };
-    assert_eq!(*line, 3);
-    assert!(err.to_string().contains("typed.json"), "{err}");
-    let cause = std::error::Error::source(&err)
-        .expect("has a cause")
-        .to_string();
-    assert!(cause.contains("expected a sequence"), "{cause}");
+    assert_eq!((*line, path.as_str()), (3, "network.rules"));
+    let message = err.to_string();
+    assert!(message.contains("typed.json"), "{message}");
+    assert!(message.contains("expected a sequence"), "{message}");
 }
 
 #[test]
