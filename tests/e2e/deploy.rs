@@ -6,7 +6,7 @@ use pockitect_proto::{Envelope, RequestId, Status};
 use pockitect_testkit::DelayProxy;
 use serde_json::{Value, json};
 
-use crate::Env;
+use crate::{Env, json_lines};
 
 fn blueprint(name: &str) -> Value {
     json!({
@@ -20,13 +20,6 @@ fn blueprint(name: &str) -> Value {
                       "certificate": { "mode": "skip" },
                       "iam_role": { "enabled": true, "role_name": format!("pockitect-{name}-role") } }
     })
-}
-
-fn json_lines(out: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[tokio::test]

@@ -168,6 +168,14 @@ impl Drop for Daemon {
     }
 }
 
+/// The events a CLI run with `--json` printed, one JSON object per line.
+pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
 /// Runs `python3 ARGS…` (boto3 scripts against moto) and parses the JSON it prints; `what`
 /// names the step in the failure.
 pub fn python_json(what: &str, args: &[&str]) -> serde_json::Value {

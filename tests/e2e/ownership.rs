@@ -3,14 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Env, python_json};
-
-fn json_lines(out: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
+use crate::{Env, json_lines, python_json};
 
 /// A small project: network, instance and security group, key pair; no database, bucket or role
 /// (they add minutes to nothing this file proves).

@@ -26,17 +26,20 @@ const PROJECT: &str = "p1";
 
 /// `n` instances tagged as `project`'s own.
 async fn instances(aws: &Aws, n: i32) -> Vec<String> {
-    instances_of(aws, n, PROJECT).await
+    instances_of(aws, n, Some(PROJECT)).await
 }
 
-async fn instances_of(aws: &Aws, n: i32, project: &str) -> Vec<String> {
+/// `n` instances tagged as `project`'s own, or untagged.
+async fn instances_of(aws: &Aws, n: i32, project: Option<&str>) -> Vec<String> {
     use aws_sdk_ec2::types::{ResourceType as Ec2Type, Tag, TagSpecification};
     let ec2 = aws.ec2(REGION);
-    let tags = TagSpecification::builder()
-        .resource_type(Ec2Type::Instance)
-        .tags(Tag::builder().key(tags::PROJECT).value(project).build())
-        .tags(Tag::builder().key(tags::MANAGED).value("true").build())
-        .build();
+    let tags = project.map(|p| {
+        TagSpecification::builder()
+            .resource_type(Ec2Type::Instance)
+            .tags(Tag::builder().key(tags::PROJECT).value(p).build())
+            .tags(Tag::builder().key(tags::MANAGED).value("true").build())
+            .build()
+    });
     let ami = ec2.describe_images().send().await.unwrap().images()[0]
         .image_id()
         .unwrap()
@@ -46,7 +49,7 @@ async fn instances_of(aws: &Aws, n: i32, project: &str) -> Vec<String> {
         .instance_type(InstanceType::T3Micro)
         .min_count(n)
         .max_count(n)
-        .tag_specifications(tags)
+        .set_tag_specifications(tags.map(|t| vec![t]))
         .send()
         .await
         .unwrap()
@@ -222,25 +225,8 @@ async fn power_touches_only_the_projects_own_instances() {
     let moto = MotoServer::start();
     let aws = aws_for(&moto).await;
     let mine = instances(&aws, 1).await;
-    let theirs = instances_of(&aws, 1, "blog").await;
-    let untagged: Vec<String> = {
-        let ec2 = aws.ec2(REGION);
-        let ami = ec2.describe_images().send().await.unwrap().images()[0]
-            .image_id()
-            .unwrap()
-            .to_owned();
-        ec2.run_instances()
-            .image_id(ami)
-            .min_count(1)
-            .max_count(1)
-            .send()
-            .await
-            .unwrap()
-            .instances()
-            .iter()
-            .map(|i| i.instance_id().unwrap().to_owned())
-            .collect()
-    };
+    let theirs = instances_of(&aws, 1, Some("blog")).await;
+    let untagged = instances_of(&aws, 1, None).await;
     let targets = [&mine[0], &theirs[0], &untagged[0]]
         .map(|id| target(ResourceType::Ec2Instance, id))
         .to_vec();
