@@ -248,6 +248,7 @@ async fn handle_delivery(
         lost_lease.clone(),
     ));
 
+    let is_query = cmd.is_query();
     let handler = {
         let daemon = daemon.clone();
         let events = events.clone();
@@ -290,7 +291,7 @@ async fn handle_delivery(
     let env = events.envelope(terminal.kind, terminal.status, terminal.data);
     let mut delay = Duration::from_millis(200);
     for attempt in 0..10 {
-        match daemon.bus.finish(&env, consumer, Some(&d.id)).await {
+        match finish_terminal(daemon, &env, is_query, consumer, &d.id).await {
             Ok(_) => break,
             Err(e) => {
                 tracing::warn!(request_id = %request_id, attempt, error = %e, "could not publish the terminal event; retrying");
@@ -304,6 +305,25 @@ async fn handle_delivery(
     }
     daemon.end(&request_id, true);
     tracing::info!(request_id = %request_id, status = %env.status.map(|s| s.as_str()).unwrap_or("?"), "request finished");
+}
+
+/// Publishes a handler's terminal event. A query's answer goes only to the client that asked
+/// (a reply key); everybody else sees a summary (see `pockitect_bus::Bus::finish_query`).
+async fn finish_terminal(
+    daemon: &Daemon,
+    env: &Envelope,
+    is_query: bool,
+    consumer: &str,
+    delivery_id: &str,
+) -> Result<bool, pockitect_bus::BusError> {
+    if is_query {
+        daemon
+            .bus
+            .finish_query(env, consumer, Some(delivery_id))
+            .await
+    } else {
+        daemon.bus.finish(env, consumer, Some(delivery_id)).await
+    }
 }
 
 fn error_outcome(e: HandlerError) -> Outcome {

@@ -10,6 +10,10 @@ use crate::{Global, output};
 pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
     let mut ok = true;
     let redis = bus.ping().await;
+    // Not a failure: Redis works, but a full Redis could delete leases and locks. Managed
+    // services may forbid CONFIG GET; then there is nothing to say.
+    let policy = bus.maxmemory_policy().await.ok();
+    let eviction = policy.as_deref().and_then(pockitect_bus::eviction_warning);
     let daemons = bus.daemons().await.unwrap_or_default();
     let (waiting, pending) = bus.backlog().await.unwrap_or((0, 0));
     let mut aws = json!(null);
@@ -37,7 +41,12 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
             "{}",
             json!({
                 "ok": ok,
-                "redis": { "url": pockitect_bus::redact_url(&g.redis_url), "ok": redis.is_ok() },
+                "redis": {
+                    "url": pockitect_bus::redact_url(&g.redis_url),
+                    "ok": redis.is_ok(),
+                    "maxmemory_policy": policy,
+                    "warning": eviction,
+                },
                 "daemons": daemons,
                 "backlog": { "waiting": waiting, "pending": pending },
                 "aws": aws,
@@ -51,6 +60,9 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
         mark(redis.is_ok()),
         pockitect_bus::redact_url(&g.redis_url)
     );
+    if let Some(w) = &eviction {
+        out!("warn redis    {w}");
+    }
     out!(
         "{} daemons  {} live (prefix '{}'), {} commands waiting, {} in progress",
         mark(!daemons.is_empty()),
