@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pockitect_bus::Bus;
+use pockitect_bus::{Bus, BusError};
 use pockitect_proto::{Command, Envelope, ErrorCode, RequestId, Status, exit};
 
 use crate::Global;
@@ -56,7 +56,8 @@ pub async fn ensure_daemon(g: &Global, bus: &Bus) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Sends `cmd`, calls `on_event` for each of its events, returns the terminal one.
+/// Sends `cmd`, calls `on_event` for each of its events, returns the terminal one — for a
+/// query, with the whole answer, which waits for this client apart from the shared events.
 pub async fn send_and_follow(
     g: &Global,
     bus: &Bus,
@@ -65,7 +66,11 @@ pub async fn send_and_follow(
 ) -> Result<Envelope, CliError> {
     ensure_daemon(g, bus).await?;
     let sent = bus.send(cmd).await?;
-    follow(g, bus, &sent.request_id, &sent.after, &mut on_event).await
+    let terminal = follow(g, bus, &sent.request_id, &sent.after, &mut on_event).await?;
+    bus.answer(terminal).await.map_err(|e| match e {
+        e @ BusError::ReplyExpired { .. } => CliError::NotFound(e.to_string()),
+        e => CliError::Bus(e),
+    })
 }
 
 /// Follows `request_id`'s events after stream position `after`.

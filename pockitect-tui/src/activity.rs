@@ -212,7 +212,18 @@ fn plural(n: usize, one: &str) -> String {
 /// One line that says what an event was about.
 pub fn summarise(env: &Envelope) -> String {
     let d = &env.data;
-    let arr_len = |field: &str| d.get(field).and_then(Value::as_array).map(Vec::len);
+    // A query's terminal event seen by others carries `counts` in place of its arrays.
+    let arr_len = |field: &str| {
+        d.get(field)
+            .and_then(Value::as_array)
+            .map(Vec::len)
+            .or_else(|| {
+                d.get("counts")
+                    .and_then(|c| c.get(field))
+                    .and_then(Value::as_u64)
+                    .map(|n| n as usize)
+            })
+    };
     let message = d.get("message").and_then(Value::as_str);
     match env.kind.as_str() {
         event_type::SCAN_CHUNK => {

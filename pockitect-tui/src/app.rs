@@ -668,12 +668,15 @@ impl Model {
             .as_ref()
             .and_then(|id| self.own.get(id))
             .copied();
+        // A query's terminal event carries only a summary (`data.reply`) unless the bus task
+        // read the whole answer for us: a summary must never be taken for an empty answer.
+        let whole = env.reply_ref().is_none();
         match env.kind.as_str() {
-            event_type::RESOURCES if purpose == Some(Purpose::ResourcesQuery) => {
+            event_type::RESOURCES if whole && purpose == Some(Purpose::ResourcesQuery) => {
                 let records = parse_records(env.data["records"].take());
                 self.resources.replace_all(records);
             }
-            event_type::PROJECTS => {
+            event_type::PROJECTS if whole => {
                 let rows = projects::parse_projects(&env.data);
                 let keep = self.projects.current().map(|p| p.slug.clone());
                 self.projects.rows = rows;
@@ -683,7 +686,7 @@ impl Model {
                     .unwrap_or(self.projects.selected)
                     .min(self.projects.rows.len().saturating_sub(1));
             }
-            event_type::PROJECT if purpose == Some(Purpose::ProjectDetails) => {
+            event_type::PROJECT if whole && purpose == Some(Purpose::ProjectDetails) => {
                 if let Some(Overlay::Details(d)) = &mut self.overlay
                     && d.waiting_for == env.request_id
                 {
@@ -1480,6 +1483,35 @@ mod tests {
         );
         m.prepare();
         assert_eq!(m.resources.len(), 3);
+    }
+
+    #[test]
+    fn a_summary_of_the_own_answer_never_empties_the_estate_or_the_projects() {
+        let mut m = loaded();
+        let sent = sends(m.update(key('r')));
+        assert_eq!(sent.len(), 2);
+        // What the events stream carries when the whole answer could not be swapped in.
+        let reply = json!({"key": "pockitect:reply:x", "ttl_secs": 300, "bytes": 1000});
+        let summaries: Vec<Envelope> = sent
+            .iter()
+            .map(|(id, cmd)| {
+                let kind = if cmd.kind() == "query_resources" {
+                    event_type::RESOURCES
+                } else {
+                    event_type::PROJECTS
+                };
+                event(
+                    kind,
+                    id,
+                    Status::Success,
+                    json!({"counts": {"records": 3, "projects": 2}, "reply": reply}),
+                )
+            })
+            .collect();
+        live(&mut m, summaries);
+        m.prepare();
+        assert_eq!(m.resources.len(), 3);
+        assert_eq!(m.projects.rows.len(), 2);
     }
 
     #[test]

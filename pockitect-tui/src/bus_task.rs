@@ -2,14 +2,17 @@
 //! connects (retrying with backoff, saying so each time it fails), replays recent history from
 //! the events stream, follows new events on a connection of its own, polls heartbeats and
 //! queue depth every couple of seconds, and carries out the effects `update` asks for. After a
-//! drop it resumes from the last event it delivered, so nothing is missed or shown twice.
+//! drop it resumes from the last event it delivered, so nothing is missed or shown twice. The
+//! answers to the console's own queries wait apart from the shared events (see
+//! `pockitect_bus::Bus::answer`): when such a query ends, the whole answer is read and handed
+//! to the UI in place of the summary the events stream carries.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pockitect_bus::{Bus, BusConfig, BusError, EventReader};
-use pockitect_proto::{Envelope, PROTOCOL_VERSION};
+use pockitect_proto::{Envelope, ErrorCode, PROTOCOL_VERSION, RequestId, Status, event_type};
 use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 use tokio::task::JoinHandle;
 use tokio::time::{MissedTickBehavior, timeout};
@@ -22,6 +25,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_BLOCK: Duration = Duration::from_secs(2);
 const PAGE: usize = 500;
+/// Reading a whole estate (megabytes) can take longer than a small call.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The console's queries still waiting for their answer.
+type Asked = Arc<Mutex<HashSet<RequestId>>>;
 
 #[derive(Clone, Debug)]
 pub struct BusSettings {
@@ -73,6 +81,7 @@ pub async fn run(
     ui: Sender<BusMsg>,
 ) {
     let mut position: Option<String> = None;
+    let asked: Asked = Arc::default();
     let mut backoff = FIRST_BACKOFF;
     loop {
         let attempt = tokio::select! {
@@ -86,7 +95,17 @@ pub async fn run(
             Ok(bus) => {
                 backoff = FIRST_BACKOFF;
                 tracing::info!(url = %pockitect_bus::redact_url(&settings.url), "connected to redis");
-                match session(&bus, &settings, &token, &mut effects, &ui, &mut position).await {
+                match session(
+                    &bus,
+                    &settings,
+                    &token,
+                    &mut effects,
+                    &ui,
+                    &mut position,
+                    &asked,
+                )
+                .await
+                {
                     End::Stop => return,
                     End::Lost(r) => r,
                 }
@@ -155,11 +174,12 @@ async fn session(
     effects: &mut UnboundedReceiver<Effect>,
     ui: &Sender<BusMsg>,
     position: &mut Option<String>,
+    asked: &Asked,
 ) -> End {
     if ui.send(BusMsg::Connected).await.is_err() {
         return End::Stop;
     }
-    let start = match catch_up(bus, position.as_deref(), settings.replay, ui).await {
+    let start = match catch_up(bus, position.as_deref(), settings.replay, ui, asked).await {
         Ok(Some(p)) => p,
         Ok(None) => return End::Stop,
         Err(e) => return End::Lost(e),
@@ -170,7 +190,13 @@ async fn session(
         Err(e) => return End::Lost(reason(&e)),
     };
     let delivered = Arc::new(Mutex::new(start));
-    let mut follower = tokio::spawn(follow(reader, ui.clone(), delivered.clone()));
+    let mut follower = tokio::spawn(follow(
+        reader,
+        bus.clone(),
+        asked.clone(),
+        ui.clone(),
+        delivered.clone(),
+    ));
     let mut poll = tokio::time::interval(settings.poll_every);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let end = loop {
@@ -186,7 +212,7 @@ async fn session(
                 None => break End::Stop,
                 Some(e) => {
                     for e in e.flatten() {
-                        execute(bus, e, ui).await;
+                        execute(bus, e, ui, asked).await;
                     }
                 }
             },
@@ -202,8 +228,45 @@ async fn session(
     end
 }
 
-fn lock(m: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `env`, or for the terminal event of one of the console's own queries, its whole answer
+/// (an error event saying why, when it cannot be read).
+async fn resolve(bus: &Bus, asked: &Asked, env: Envelope) -> Envelope {
+    if !env.is_terminal() {
+        return env;
+    }
+    let Some(id) = env.request_id.clone() else {
+        return env;
+    };
+    if !lock(asked).remove(&id) {
+        return env;
+    }
+    let (code, message) = match timeout(ANSWER_TIMEOUT, bus.answer(env.clone())).await {
+        Ok(Ok(full)) => return full,
+        Ok(Err(e @ BusError::ReplyExpired { .. })) => (ErrorCode::NotFound, e.to_string()),
+        Ok(Err(e)) => (
+            ErrorCode::Internal,
+            format!("read the answer: {}; ask again", reason(&e)),
+        ),
+        Err(_) => (
+            ErrorCode::Internal,
+            format!(
+                "read the answer: redis did not answer in {} s; ask again",
+                ANSWER_TIMEOUT.as_secs()
+            ),
+        ),
+    };
+    tracing::warn!(request_id = %id, reason = %message, "could not read a query's answer");
+    Envelope::event(
+        event_type::ERROR,
+        Some(id),
+        env.project_id,
+        Status::Error,
+        serde_json::json!({ "code": code, "message": message }),
+    )
 }
 
 /// Orders stream ids (`<ms>-<seq>`).
@@ -220,6 +283,7 @@ async fn catch_up(
     position: Option<&str>,
     limit: usize,
     ui: &Sender<BusMsg>,
+    asked: &Asked,
 ) -> Result<Option<String>, String> {
     let last = timeout(CALL_TIMEOUT, bus.last_event_id())
         .await
@@ -243,6 +307,11 @@ async fn catch_up(
             if replay && buf.len() >= limit {
                 buf.pop_front();
             }
+            let env = if replay {
+                env
+            } else {
+                resolve(bus, asked, env).await
+            };
             buf.push_back(env);
         }
         if !replay && !buf.is_empty() {
@@ -285,6 +354,8 @@ async fn catch_up(
 /// Follows the events stream until an error (Some(reason)) or the UI goes away (None).
 async fn follow(
     mut reader: EventReader,
+    bus: Bus,
+    asked: Asked,
     ui: Sender<BusMsg>,
     delivered: Arc<Mutex<String>>,
 ) -> Option<String> {
@@ -300,7 +371,10 @@ async fn follow(
             Err(_) => return Some("redis did not answer a read in 12 s".to_owned()),
         };
         if !batch.is_empty() {
-            let events = batch.into_iter().map(|(_, e)| e).collect();
+            let mut events = Vec::with_capacity(batch.len());
+            for (_, env) in batch {
+                events.push(resolve(&bus, &asked, env).await);
+            }
             if ui
                 .send(BusMsg::Events {
                     events,
@@ -317,7 +391,7 @@ async fn follow(
     }
 }
 
-async fn execute(bus: &Bus, effect: Effect, ui: &Sender<BusMsg>) {
+async fn execute(bus: &Bus, effect: Effect, ui: &Sender<BusMsg>, asked: &Asked) {
     let (id, result) = match effect {
         Effect::Send {
             request_id,
@@ -333,9 +407,15 @@ async fn execute(bus: &Bus, effect: Effect, ui: &Sender<BusMsg>) {
                 ts: chrono::Utc::now(),
             };
             tracing::info!(request_id = %request_id, kind = command.kind(), "sending command");
+            if command.is_query() {
+                lock(asked).insert(request_id.clone());
+            }
             let r = timeout(CALL_TIMEOUT, bus.enqueue(&env))
                 .await
                 .map(|r| r.map(|_| ()));
+            if !matches!(r, Ok(Ok(()))) {
+                lock(asked).remove(&request_id);
+            }
             (request_id, r)
         }
         Effect::Cancel(request_id) => {

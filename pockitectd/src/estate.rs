@@ -109,6 +109,21 @@ impl Estate {
     }
 }
 
+/// Writes `records` into the scan cache under `dir` as a scan of every type would (one file per
+/// region), so a daemon started on it answers queries at once. For tests and benchmarks that
+/// need a large estate without scanning one.
+pub fn seed_scan_cache(dir: &Path, records: Vec<ResourceRecord>) {
+    let mut by_region: BTreeMap<String, Vec<ResourceRecord>> = BTreeMap::new();
+    for r in records {
+        by_region.entry(r.region.clone()).or_default().push(r);
+    }
+    let estate = Estate::load(dir);
+    let all: BTreeSet<ResourceType> = ResourceType::ALL.into_iter().collect();
+    for (region, records) in by_region {
+        estate.replace(&region, &all, records);
+    }
+}
+
 /// Temp file in the same directory, fsync, rename, fsync the directory: a reader sees the old
 /// file or the new one, never half of one.
 pub(crate) fn write_atomic(path: &Path, value: &impl Serialize) -> std::io::Result<()> {

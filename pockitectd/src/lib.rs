@@ -23,6 +23,8 @@ use pockitect_bus::{Bus, BusConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+#[doc(hidden)]
+pub use estate::seed_scan_cache;
 pub use settings::{Args, Settings};
 pub use state::Daemon;
 
@@ -96,6 +98,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let Some(bus) = connect_bus(&bus_cfg, &shutdown).await else {
         return Ok(());
     };
+    warn_if_redis_can_evict(&bus).await;
     let secrets = open_secrets(&settings).await?;
     let daemon = Arc::new(Daemon::new(settings, bus, secrets).await);
     let tracker = TaskTracker::new();
@@ -119,6 +122,26 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         .await;
     tracing::info!("pockitectd stopped");
     Ok(())
+}
+
+/// Warns when a full Redis would delete the daemon's keys (request leases, project locks,
+/// waiting answers) instead of refusing writes. Managed services often forbid CONFIG GET: that
+/// is no reason to stop, so it is only noted at debug level.
+async fn warn_if_redis_can_evict(bus: &Bus) {
+    match bus.maxmemory_policy().await {
+        Ok(policy) => match pockitect_bus::eviction_warning(&policy) {
+            Some(advice) => {
+                tracing::warn!(policy = %policy, advice = %advice, "redis may evict the daemon's keys")
+            }
+            None => {
+                tracing::debug!(policy = %policy, "redis refuses writes when full rather than evict")
+            }
+        },
+        Err(e) => tracing::debug!(
+            error = %e,
+            "cannot read redis maxmemory-policy (CONFIG GET not allowed?); make sure it is 'noeviction'"
+        ),
+    }
 }
 
 /// Opens the secret store once at start (probing the keyring can take a D-Bus round trip, so

@@ -281,6 +281,7 @@ async fn handle_delivery(
         cancel.clone(),
     ));
 
+    let is_query = cmd.is_query();
     let handler = {
         let daemon = daemon.clone();
         let events = events.clone();
@@ -367,7 +368,7 @@ async fn handle_delivery(
     }
     let mut delay = Duration::from_millis(200);
     for attempt in 0..10 {
-        match daemon.bus.finish(&env, consumer, Some(&d.id)).await {
+        match finish_terminal(daemon, &env, is_query, consumer, &d.id).await {
             Ok(_) => break,
             Err(e) => {
                 tracing::warn!(request_id = %request_id, attempt, error = %e, "could not publish the terminal event; retrying");
@@ -419,6 +420,25 @@ fn is_cancellation(joined: &Joined) -> bool {
         Ok(Ok(o)) => o.status == Status::Cancelled,
         Ok(Err(e)) => e.code == ErrorCode::Cancelled,
         Err(e) => e.is_cancelled(),
+    }
+}
+
+/// Publishes a handler's terminal event. A query's answer goes only to the client that asked
+/// (a reply key); everybody else sees a summary (see `pockitect_bus::Bus::finish_query`).
+async fn finish_terminal(
+    daemon: &Daemon,
+    env: &Envelope,
+    is_query: bool,
+    consumer: &str,
+    delivery_id: &str,
+) -> Result<bool, pockitect_bus::BusError> {
+    if is_query {
+        daemon
+            .bus
+            .finish_query(env, consumer, Some(delivery_id))
+            .await
+    } else {
+        daemon.bus.finish(env, consumer, Some(delivery_id)).await
     }
 }
 

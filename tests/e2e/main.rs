@@ -1,6 +1,7 @@
 //! End to end: real `pockitectd` processes, the real `pockitect` CLI, a real redis-server and a
 //! real moto_server, all started here on free ports.
 
+mod bounded;
 mod bus;
 mod deploy;
 mod ownership;

@@ -63,6 +63,11 @@ impl Keys {
         format!("{}:done:{request_id}", self.prefix)
     }
 
+    /// A query's full answer, waiting for the client that asked (read once, short TTL).
+    pub fn reply(&self, request_id: &str) -> String {
+        format!("{}:reply:{request_id}", self.prefix)
+    }
+
     /// Set by `cancel`; the running handler stops at its next safe point.
     pub fn cancel(&self, request_id: &str) -> String {
         format!("{}:cancel:{request_id}", self.prefix)
@@ -105,6 +110,7 @@ mod tests {
             k.seen("x"),
             k.claim("x"),
             k.done("x"),
+            k.reply("x"),
             k.cancel("x"),
             k.project_lock("p"),
             k.daemon("d"),

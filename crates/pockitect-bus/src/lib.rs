@@ -5,7 +5,9 @@
 //! it moves envelopes and keeps leases.
 
 mod keys;
+mod memory;
 mod readers;
+mod reply;
 mod scripts;
 
 use std::sync::Arc;
@@ -16,7 +18,9 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
 pub use keys::Keys;
+pub use memory::eviction_warning;
 pub use readers::{CommandReader, Delivery, EventReader};
+pub use reply::REPLY_SECS;
 
 /// How long a request id is remembered for deduplication and its terminal event kept.
 pub const REMEMBER_SECS: u64 = 24 * 3600;
@@ -34,6 +38,10 @@ pub enum BusError {
     Redis(#[from] redis::RedisError),
     #[error("decode {what} from redis: {message}")]
     Decode { what: &'static str, message: String },
+    #[error(
+        "read the answer to request {request_id}: it is gone (an answer waits {ttl_secs} s for the client that asked and is read once); run the query again"
+    )]
+    ReplyExpired { request_id: String, ttl_secs: u64 },
 }
 
 /// Where Redis is and how the bus uses it.
@@ -265,6 +273,20 @@ impl Bus {
         consumer: &str,
         delivery_id: Option<&str>,
     ) -> Result<bool, BusError> {
+        self.finish_with(env, REMEMBER_SECS, None, consumer, delivery_id)
+            .await
+    }
+
+    /// [`Bus::finish`] with the done record kept `done_secs`, and `reply` (a query's full
+    /// answer, see [`Bus::finish_query`]) stored for its client in the same step.
+    pub(crate) async fn finish_with(
+        &self,
+        env: &Envelope,
+        done_secs: u64,
+        reply: Option<&str>,
+        consumer: &str,
+        delivery_id: Option<&str>,
+    ) -> Result<bool, BusError> {
         let k = self.keys();
         let rid = env
             .request_id
@@ -276,13 +298,16 @@ impl Bus {
             .key(k.claim(&rid))
             .key(k.event_stream())
             .key(k.command_stream())
+            .key(k.reply(&rid))
             .arg(k.status_channel())
             .arg(env.to_json())
             .arg(self.inner.cfg.event_stream_len)
-            .arg(REMEMBER_SECS)
+            .arg(done_secs)
             .arg(k.group())
             .arg(delivery_id.unwrap_or(""))
             .arg(consumer)
+            .arg(reply.unwrap_or(""))
+            .arg(REPLY_SECS)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(published == 1)

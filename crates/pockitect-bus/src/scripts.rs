@@ -32,9 +32,11 @@ return id
 /// Publish a request's terminal event, record it as done, drop the lease and acknowledge the
 /// command, all at once, so a crash can never leave a request both finished and pending. When
 /// the request is already done (another worker won a race), only acknowledges: exactly one
-/// terminal event per request.
-/// KEYS: done, claim, event stream, command stream.
-/// ARGV: channel, payload, event max length, done ttl (s), group, message id ('' for none), consumer.
+/// terminal event per request. A query's full answer, when given, is stored for its client in
+/// the same step, so it is there as soon as the (small) terminal event is.
+/// KEYS: done, claim, event stream, command stream, reply.
+/// ARGV: channel, payload, event max length, done ttl (s), group, message id ('' for none),
+/// consumer, reply payload ('' for none), reply ttl (s).
 pub static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -47,6 +49,9 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   ack()
   return 0
+end
+if ARGV[8] and ARGV[8] ~= '' then
+  redis.call('SET', KEYS[5], ARGV[8], 'EX', ARGV[9])
 end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[2])
 redis.call('PUBLISH', ARGV[1], ARGV[2])

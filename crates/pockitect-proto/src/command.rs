@@ -277,7 +277,9 @@ impl Command {
         }
     }
 
-    /// Commands that only read the daemon's state answer at once and need no lock or lease.
+    /// Commands that only read the daemon's state (or, for `cancel`, set a flag) and answer at
+    /// once with no lock. Their answers go to the client that asked, not to the shared event
+    /// stream (see [`crate::ReplyRef`]).
     pub fn is_query(&self) -> bool {
         matches!(
             self,
@@ -287,6 +289,7 @@ impl Command {
                 | Command::GetRequest(_)
                 | Command::DaemonInfo(_)
                 | Command::Cancel(_)
+                | Command::Catalog(_)
         )
     }
 }

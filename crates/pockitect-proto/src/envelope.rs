@@ -117,6 +117,15 @@ impl Envelope {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// Where the full answer of a query waits, when this is a query's terminal event.
+    pub fn reply_ref(&self) -> Option<crate::ReplyRef> {
+        if !self.is_terminal() {
+            return None;
+        }
+        let v = self.data.get(crate::ReplyRef::FIELD)?;
+        serde_json::from_value(v.clone()).ok()
+    }
+
     /// The `data.message` string of an error event, if any.
     pub fn message(&self) -> Option<&str> {
         self.data.get("message").and_then(Value::as_str)

@@ -66,6 +66,23 @@ pub struct ScanComplete {
     pub duration_ms: u64,
 }
 
+/// `data.reply` of a query's terminal event. A query's answer (the whole estate, say) goes only
+/// to the client that asked: the terminal event everybody sees (pub/sub, the replay stream, the
+/// done record) carries this pointer beside a few counts, and the full event waits under `key`
+/// for `ttl_secs`; the asking client reads it once (`pockitect_bus::Bus::answer`), which deletes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRef {
+    pub key: String,
+    pub ttl_secs: u64,
+    /// Size of the waiting answer, in bytes of JSON.
+    pub bytes: u64,
+}
+
+impl ReplyRef {
+    /// The field of a terminal event's `data` that holds the pointer.
+    pub const FIELD: &'static str = "reply";
+}
+
 /// A request a daemon is working on, as its heartbeat shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InFlight {

@@ -18,7 +18,7 @@ pub use command::{
 };
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
 pub use event::{
-    Catalog, DaemonHeartbeat, InFlight, ScanChunk, ScanComplete, ScanError, event_type,
+    Catalog, DaemonHeartbeat, InFlight, ReplyRef, ScanChunk, ScanComplete, ScanError, event_type,
 };
 pub use request_id::{RequestId, RequestIdError};
 pub use resource::{ResourceFilter, ResourceRecord, ResourceType, UnknownResourceType};

@@ -17,6 +17,10 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
         Ok(_) => redis_exposure(&g.redis_url).await,
         Err(_) => None,
     };
+    // Not a failure: Redis works, but a full Redis could delete leases and locks. Managed
+    // services may forbid CONFIG GET; then there is nothing to say.
+    let policy = bus.maxmemory_policy().await.ok();
+    let eviction = policy.as_deref().and_then(pockitect_bus::eviction_warning);
     let daemons = bus.daemons().await.unwrap_or_default();
     let (waiting, pending) = bus.backlog().await.unwrap_or((0, 0));
     let mut aws = json!(null);
@@ -48,6 +52,8 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
                     "url": pockitect_bus::redact_url(&g.redis_url),
                     "ok": redis.is_ok(),
                     "warning": exposure,
+                    "maxmemory_policy": policy,
+                    "eviction_warning": eviction,
                 },
                 "daemons": daemons,
                 "backlog": { "waiting": waiting, "pending": pending },
@@ -63,6 +69,9 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
         pockitect_bus::redact_url(&g.redis_url)
     );
     if let Some(w) = &exposure {
+        out!("WARN redis    {w}");
+    }
+    if let Some(w) = &eviction {
         out!("WARN redis    {w}");
     }
     out!(

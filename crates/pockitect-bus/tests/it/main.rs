@@ -1,5 +1,7 @@
 //! The bus against a real redis-server.
 
+mod reply;
+
 use std::time::Duration;
 
 use pockitect_bus::{Bus, BusConfig, Claim, Lock, Renewal};
