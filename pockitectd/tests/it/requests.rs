@@ -246,3 +246,142 @@ async fn an_inline_deploy_locks_the_slug_of_its_blueprint_not_the_project_field(
     let t = terminal_of(&h.bus, &bad, Duration::from_secs(20)).await;
     assert_eq!(t.data["code"], json!(ErrorCode::InvalidBlueprint), "{t:?}");
 }
+
+/// Key pairs made straight in moto (not through the proxy), untagged: a terminate with force
+/// may delete them because it lists them one by one.
+fn key_pairs(h: &Harness, prefix: &str, n: usize) -> Vec<String> {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i:02}")).collect();
+    let script = format!(
+        "import boto3\nec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\nfor n in {:?}:\n    ec2.create_key_pair(KeyName=n)\n",
+        h.moto.endpoint(),
+        names
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    names
+}
+
+/// How many of `names` moto still has.
+fn remaining(h: &Harness, prefix: &str) -> usize {
+    let script = format!(
+        "import boto3\nec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\nprint(len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'].startswith('{prefix}-')]))",
+        h.moto.endpoint()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test]
+async fn a_terminate_whose_lease_is_stolen_deletes_nothing_more_and_ends_once() {
+    use pockitect_proto::{Command, ResourceType, TerminateArgs, TerminateTarget};
+    use pockitect_testkit::DelayProxy;
+
+    let mut proxy = None;
+    let h = Harness::start_with(RedisServer::start(), 1, |s, moto| {
+        // As slow as the real service, so the terminate is mid-way when its lease is stolen
+        // (64 deletions, 8 at a time, a second each).
+        let p = DelayProxy::start(moto.endpoint(), Duration::from_millis(1000));
+        s.aws_endpoint_url = Some(p.endpoint());
+        proxy = Some(p);
+    })
+    .await;
+    let proxy = proxy.expect("the proxy was started");
+    let prefix = unique("steal");
+    let names = key_pairs(&h, &prefix, 64);
+    let targets = names
+        .iter()
+        .map(|n| TerminateTarget {
+            id: n.clone(),
+            kind: ResourceType::KeyPair,
+            region: "us-east-1".into(),
+        })
+        .collect();
+    let sent = h
+        .bus
+        .send(&Command::Terminate(TerminateArgs {
+            targets,
+            force: true,
+            dry_run: false,
+            final_snapshot: false,
+        }))
+        .await
+        .unwrap();
+    let r = sent.request_id;
+
+    // Once a second round of deletions has started (the first 8 are gone), another consumer
+    // takes the lease over.
+    eventually(
+        "a second round of deletions",
+        Duration::from_secs(30),
+        || {
+            let bus = h.bus.clone();
+            let r = r.clone();
+            async move {
+                let events = events_of(&bus, &r).await;
+                let started = events
+                    .iter()
+                    .filter(|e| e.kind == "terminate_progress" && e.data["action"] == "deleting")
+                    .count();
+                (started > 8).then_some(())
+            }
+        },
+    )
+    .await;
+    let mut conn = redis::Client::open(h.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let claim = h.bus.keys().claim(r.as_str());
+    let () = redis::cmd("SET")
+        .arg(&claim)
+        .arg("intruder")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    // The first copy stops at a safe point: the calls in the air land, no new one starts.
+    wait_in_flight(&h.bus, &r, false).await;
+
+    eventually("no AWS call in the air", Duration::from_secs(10), || {
+        let (arrived, done) = (proxy.arrived(), proxy.requests());
+        async move { (arrived == done).then_some(()) }
+    })
+    .await;
+    let left = remaining(&h, &prefix);
+    assert!(left > 0, "the terminate was not stopped mid-way");
+    let calls = proxy.requests();
+    // Absence over a span cannot be polled for: this wait proves nothing more is deleted by
+    // the stopped copy (at a second a call, 8 at a time, it would have deleted more by now).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(proxy.requests(), calls, "the stopped copy made AWS calls");
+    assert_eq!(remaining(&h, &prefix), left, "deleted after the steal");
+    assert!(h.bus.done_event(&r).await.unwrap().is_none());
+    assert!(terminals(&events_of(&h.bus, &r).await).is_empty());
+
+    // The intruder goes away: the pool resumes the request, which finishes and ends once.
+    let () = redis::cmd("DEL")
+        .arg(&claim)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let end = terminal_of(&h.bus, &r, Duration::from_secs(90)).await;
+    assert_eq!(end.status, Some(Status::Success), "{end:?}");
+    assert_eq!(remaining(&h, &prefix), 0);
+    assert_eq!(terminals(&events_of(&h.bus, &r).await).len(), 1);
+}
