@@ -84,6 +84,14 @@ pub struct Sent {
     pub after: String,
 }
 
+/// Whether a terminal event answers a refused (malformed) command: then it is published only
+/// under a request id that is neither running nor done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Yes,
+    No,
+}
+
 /// Outcome of trying to take a request's lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -273,12 +281,13 @@ impl Bus {
         consumer: &str,
         delivery_id: Option<&str>,
     ) -> Result<bool, BusError> {
-        self.finish_with(env, REMEMBER_SECS, None, consumer, delivery_id)
+        self.finish_with(env, REMEMBER_SECS, None, consumer, delivery_id, Refusal::No)
             .await
     }
 
     /// [`Bus::finish`] with the done record kept `done_secs`, and `reply` (a query's full
-    /// answer, see [`Bus::finish_query`]) stored for its client in the same step.
+    /// answer, see [`Bus::finish_query`]) stored for its client in the same step. A refusal
+    /// is published only under a request id nobody holds.
     pub(crate) async fn finish_with(
         &self,
         env: &Envelope,
@@ -286,6 +295,7 @@ impl Bus {
         reply: Option<&str>,
         consumer: &str,
         delivery_id: Option<&str>,
+        refusal: Refusal,
     ) -> Result<bool, BusError> {
         let k = self.keys();
         let rid = env
@@ -308,6 +318,7 @@ impl Bus {
             .arg(consumer)
             .arg(reply.unwrap_or(""))
             .arg(REPLY_SECS)
+            .arg(if refusal == Refusal::Yes { "1" } else { "0" })
             .invoke_async(&mut self.conn())
             .await?;
         Ok(published == 1)
@@ -447,26 +458,8 @@ impl Bus {
         env: &Envelope,
         delivery_id: Option<&str>,
     ) -> Result<bool, BusError> {
-        let k = self.keys();
-        let rid = env
-            .request_id
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let published: i64 = scripts::REFUSE
-            .key(k.done(&rid))
-            .key(k.claim(&rid))
-            .key(k.event_stream())
-            .key(k.command_stream())
-            .arg(k.status_channel())
-            .arg(env.to_json())
-            .arg(self.inner.cfg.event_stream_len)
-            .arg(REMEMBER_SECS)
-            .arg(k.group())
-            .arg(delivery_id.unwrap_or(""))
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(published == 1)
+        self.finish_with(env, REMEMBER_SECS, None, "", delivery_id, Refusal::Yes)
+            .await
     }
 
     /// Locks a project for a request. Re-locking by the same request (a reclaimed command) works.

@@ -8,7 +8,7 @@
 use pockitect_proto::{Envelope, ReplyRef, Status};
 use serde_json::{Map, Value};
 
-use crate::{Bus, BusError, decode_envelope};
+use crate::{Bus, BusError, Refusal, decode_envelope};
 
 /// How long a query's answer (and its done record) waits for the client that asked. A client
 /// reads it right after the terminal event arrives; this only bounds what an abandoned client
@@ -75,7 +75,7 @@ impl Bus {
     ) -> Result<bool, BusError> {
         if !is_answer(env) {
             return self
-                .finish_with(env, REPLY_SECS, None, consumer, delivery_id)
+                .finish_with(env, REPLY_SECS, None, consumer, delivery_id, Refusal::No)
                 .await;
         }
         let rid = env
@@ -85,8 +85,15 @@ impl Bus {
             .unwrap_or_default();
         let payload = env.to_json();
         let small = summarise(env, self.keys().reply(&rid), &payload);
-        self.finish_with(&small, REPLY_SECS, Some(&payload), consumer, delivery_id)
-            .await
+        self.finish_with(
+            &small,
+            REPLY_SECS,
+            Some(&payload),
+            consumer,
+            delivery_id,
+            Refusal::No,
+        )
+        .await
     }
 
     /// The whole terminal event of a request this client sent: for a query, its answer, read

@@ -34,9 +34,11 @@ return id
 /// the request is already done (another worker won a race), only acknowledges: exactly one
 /// terminal event per request. A query's full answer, when given, is stored for its client in
 /// the same step, so it is there as soon as the (small) terminal event is.
+/// A refusal of a malformed command (ARGV[10] = '1') is published only under a request id that
+/// nobody holds either: a malformed duplicate never ends or replaces a running request.
 /// KEYS: done, claim, event stream, command stream, reply.
 /// ARGV: channel, payload, event max length, done ttl (s), group, message id ('' for none),
-/// consumer, reply payload ('' for none), reply ttl (s).
+/// consumer, reply payload ('' for none), reply ttl (s), refusal ('1' or '0').
 pub static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -46,7 +48,8 @@ local function ack()
     redis.call('XDEL', KEYS[4], ARGV[6])
   end
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('EXISTS', KEYS[1]) == 1
+  or (ARGV[10] == '1' and redis.call('EXISTS', KEYS[2]) == 1) then
   ack()
   return 0
 end
@@ -125,30 +128,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-",
-    )
-});
-
-/// Answer a command that is refused (malformed) under its request id, but only when that id
-/// is neither running (claimed) nor finished: a refusal must never end, alter or replay a
-/// request that exists. Otherwise only acknowledges. Returns 1 when the error was published.
-/// KEYS: done, claim, event stream, command stream.
-/// ARGV: channel, payload, event max length, done ttl (s), group, message id ('' for none).
-pub static REFUSE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local published = 0
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'event', ARGV[2])
-  redis.call('PUBLISH', ARGV[1], ARGV[2])
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
-  published = 1
-end
-if ARGV[6] ~= '' then
-  redis.call('XACK', KEYS[4], ARGV[5], ARGV[6])
-  redis.call('XDEL', KEYS[4], ARGV[6])
-end
-return published
 ",
     )
 });
