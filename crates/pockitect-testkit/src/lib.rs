@@ -76,6 +76,12 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// Always a server of the test's own, whatever `POCKITECT_TEST_REDIS_URL` says: for tests
+    /// that stop or restart it (an external server cannot be).
+    pub fn start_private(persistent: bool) -> Self {
+        Self::spawn_private(persistent, tempfile::tempdir().expect("temp dir for redis"))
+    }
+
     fn start_with(persistent: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for redis");
         if let Ok(url) = std::env::var("POCKITECT_TEST_REDIS_URL") {
@@ -87,6 +93,10 @@ impl RedisServer {
                 persistent,
             };
         }
+        Self::spawn_private(persistent, dir)
+    }
+
+    fn spawn_private(persistent: bool, dir: tempfile::TempDir) -> Self {
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();
