@@ -124,6 +124,12 @@ async fn a_copied_blueprint_is_a_conflict_and_never_touches_the_original() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not touched"), "{text}");
+    assert!(
+        !out.status.success(),
+        "powering nothing is no success: {text}"
+    );
+    let last = json_lines(&out).pop().unwrap();
+    assert_eq!(last["data"]["code"], "conflict", "{last}");
     assert_eq!(instance_state(&env, &instance), "running");
 
     // Nor does its destroy, even forced: the plan holds nothing of the original's.

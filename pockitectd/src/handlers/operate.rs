@@ -124,8 +124,13 @@ pub async fn power(
     )
     .await;
     let failed = report.count(PowerOutcome::Failed);
+    // Everything skipped: none of it is the project's own (a copied blueprint recording
+    // another project's ids, say). That is no success.
+    let none_owned = report.count(PowerOutcome::Skipped) == report.results.len();
     let status = if report.count(PowerOutcome::Cancelled) > 0 {
         Status::Cancelled
+    } else if none_owned {
+        Status::Error
     } else if failed == 0 {
         Status::Success
     } else if failed < report.results.len() {
@@ -133,17 +138,34 @@ pub async fn power(
     } else {
         Status::Error
     };
-    let message = format!(
-        "{} of {} resources of '{}' are {}",
-        report.count(PowerOutcome::Done) + report.count(PowerOutcome::Unchanged),
-        report.results.len(),
-        args.project,
-        match args.action {
-            pockitect_proto::PowerAction::Start => "running",
-            pockitect_proto::PowerAction::Stop => "stopped",
-        }
-    );
-    let code = (status == Status::Error).then_some(ErrorCode::Aws);
+    let message = if none_owned {
+        let reasons: Vec<String> = report
+            .results
+            .iter()
+            .map(|r| format!("{} {}: {}", r.target.kind, r.target.id, r.message))
+            .collect();
+        format!(
+            "nothing of '{}' was powered: {}",
+            args.project,
+            reasons.join("; ")
+        )
+    } else {
+        format!(
+            "{} of {} resources of '{}' are {}",
+            report.count(PowerOutcome::Done) + report.count(PowerOutcome::Unchanged),
+            report.results.len(),
+            args.project,
+            match args.action {
+                pockitect_proto::PowerAction::Start => "running",
+                pockitect_proto::PowerAction::Stop => "stopped",
+            }
+        )
+    };
+    let code = match status {
+        Status::Error if none_owned => Some(ErrorCode::Conflict),
+        Status::Error => Some(ErrorCode::Aws),
+        _ => None,
+    };
     Ok(Outcome {
         kind: "power_complete",
         status,
