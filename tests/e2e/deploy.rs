@@ -27,20 +27,7 @@ async fn deploy_through_the_daemon_writes_back_ids_and_a_second_deploy_creates_n
     let env = Env::new().await;
     let _d = env.daemon("d", 2);
     env.wait_daemons(1).await;
-    let file = env.dir.path().join("blog.json");
-    std::fs::write(
-        &file,
-        serde_json::to_string_pretty(&blueprint("e2e-blog")).unwrap(),
-    )
-    .unwrap();
-
-    let out = env
-        .cli()
-        .arg("deploy")
-        .arg(&file)
-        .args(["--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = env.deploy_file(&blueprint("e2e-blog"), "blog.json");
     let lines = json_lines(&out);
     let last = lines.last().expect("events");
     assert_eq!(last["type"], "deploy_complete", "{last}");

@@ -118,6 +118,18 @@ impl Env {
         c
     }
 
+    /// Writes `doc` to `file` in the test directory and deploys it with `--yes --json`.
+    pub fn deploy_file(&self, doc: &serde_json::Value, file: &str) -> std::process::Output {
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, serde_json::to_string_pretty(doc).unwrap()).unwrap();
+        self.cli()
+            .arg("deploy")
+            .arg(&path)
+            .args(["--yes", "--json"])
+            .output()
+            .unwrap()
+    }
+
     pub async fn wait_daemons(&self, n: usize) {
         pockitect_testkit::eventually(&format!("{n} daemons"), Duration::from_secs(30), || {
             let bus = self.bus.clone();

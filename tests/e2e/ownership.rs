@@ -20,15 +20,7 @@ fn blueprint(name: &str, network: Value) -> Value {
 }
 
 fn deploy(env: &Env, doc: &Value, file: &str) -> (std::process::Output, Vec<Value>) {
-    let path = env.dir.path().join(file);
-    std::fs::write(&path, serde_json::to_string_pretty(doc).unwrap()).unwrap();
-    let out = env
-        .cli()
-        .arg("deploy")
-        .arg(&path)
-        .args(["--yes", "--json"])
-        .output()
-        .unwrap();
+    let out = env.deploy_file(doc, file);
     let lines = json_lines(&out);
     (out, lines)
 }

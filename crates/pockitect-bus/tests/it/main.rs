@@ -27,6 +27,16 @@ fn ping(id: &RequestId) -> Envelope {
     }
 }
 
+/// A ping under `id`, enqueued and taken by consumer `c1`.
+async fn delivered_ping(bus: &Bus, id: &RequestId) -> pockitect_bus::Delivery {
+    bus.enqueue(&ping(id)).await.unwrap();
+    let mut r = bus
+        .command_reader("c1", Duration::from_secs(30))
+        .await
+        .unwrap();
+    r.next(Duration::from_millis(200)).await.unwrap().unwrap()
+}
+
 #[tokio::test]
 async fn enqueue_dedupes_by_request_id() {
     let redis = RedisServer::start();
@@ -55,12 +65,7 @@ async fn finish_publishes_exactly_one_terminal_event_and_acks() {
     let redis = RedisServer::start();
     let bus = bus(&redis).await;
     let id = RequestId::new();
-    bus.enqueue(&ping(&id)).await.unwrap();
-    let mut r = bus
-        .command_reader("c1", Duration::from_secs(30))
-        .await
-        .unwrap();
-    let d = r.next(Duration::from_millis(200)).await.unwrap().unwrap();
+    let d = delivered_ping(&bus, &id).await;
     assert_eq!(
         bus.claim(&id, "c1", Duration::from_secs(5)).await.unwrap(),
         Claim::Taken

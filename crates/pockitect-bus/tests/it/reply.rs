@@ -1,14 +1,12 @@
 //! Query answers reach only the client that asked; Redis's eviction policy is read.
 
-use std::time::Duration;
-
 use pockitect_bus::{BusError, REPLY_SECS, eviction_warning};
 use pockitect_proto::{Envelope, RequestId, Status, event_type};
 use pockitect_testkit::RedisServer;
 use redis::AsyncCommands;
 use serde_json::json;
 
-use crate::{bus, ping};
+use crate::{bus, delivered_ping};
 
 fn estate(n: usize) -> serde_json::Value {
     let records: Vec<_> = (0..n)
@@ -22,12 +20,7 @@ async fn a_query_answer_waits_for_its_client_and_the_shared_event_stays_small() 
     let redis = RedisServer::start();
     let bus = bus(&redis).await;
     let id = RequestId::new();
-    bus.enqueue(&ping(&id)).await.unwrap();
-    let mut r = bus
-        .command_reader("c1", Duration::from_secs(30))
-        .await
-        .unwrap();
-    let d = r.next(Duration::from_millis(200)).await.unwrap().unwrap();
+    let d = delivered_ping(&bus, &id).await;
     let from = bus.last_event_id().await.unwrap();
     let full = Envelope::event(
         event_type::RESOURCES,
