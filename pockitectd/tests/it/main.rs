@@ -2,6 +2,7 @@
 
 mod refresh;
 mod requests;
+mod restart;
 mod robustness;
 mod watcher;
 
