@@ -1,7 +1,7 @@
 //! The event sink handlers report through: every event carries the request's id and project.
 
 use pockitect_bus::Bus;
-use pockitect_proto::{Envelope, ErrorCode, RequestId, Status};
+use pockitect_proto::{Envelope, ErrorCode, Event, RequestId, Status};
 use serde_json::Value;
 
 #[derive(Clone)]
@@ -37,7 +37,12 @@ impl Events {
 
     /// Publishes a non-terminal event. A failure to publish is logged, not fatal: the request
     /// goes on and its terminal event is retried by the worker.
-    pub async fn emit(&self, kind: &str, status: Status, data: Value) {
+    pub async fn emit(&self, event: Event, status: Status) {
+        let (kind, data) = event.into_parts();
+        self.emit_raw(kind, status, data).await;
+    }
+
+    async fn emit_raw(&self, kind: &str, status: Status, data: Value) {
         debug_assert!(
             !status.is_terminal(),
             "terminal events go through the worker"
@@ -61,12 +66,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn success(kind: &'static str, data: Value) -> Self {
-        Self {
-            kind,
-            status: Status::Success,
-            data,
-        }
+    /// The terminal `event`, ending with `status`.
+    pub fn new(event: Event, status: Status) -> Self {
+        let (kind, data) = event.into_parts();
+        Self { kind, status, data }
+    }
+
+    pub fn success(event: Event) -> Self {
+        Self::new(event, Status::Success)
     }
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use pockitect_blueprint::{ProjectStore, ValidationContext, validate};
-use pockitect_proto::{Envelope, Status};
-use serde_json::json;
+use pockitect_proto::payload::ProjectChanged;
+use pockitect_proto::{Envelope, Event, Status};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -108,42 +108,48 @@ async fn announce(daemon: &Daemon, path: &Path, slug: &str) {
     {
         return; // another daemon announced it
     }
+    let changed = |status, message: String, warnings: Vec<String>, errors: Vec<String>| {
+        let change = ProjectChanged {
+            project: slug.to_owned(),
+            message,
+            warnings,
+            errors,
+        };
+        let event = if status == Status::Success {
+            Event::ProjectUpdated(change)
+        } else {
+            Event::ProjectInvalid(change)
+        };
+        Envelope::of(event, None, Some(slug.to_owned()), status)
+    };
     let env = match ProjectStore::load_path(path) {
         Ok(bp) => {
             let report = validate(&bp, &ValidationContext::offline());
+            let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
             if report.is_ok() {
-                Envelope::event(
-                    "project_updated",
-                    None,
-                    Some(slug.to_owned()),
+                changed(
                     Status::Success,
-                    json!({
-                        "project": slug, "message": format!("blueprint '{slug}' changed and is valid"),
-                        "warnings": report.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    }),
+                    format!("blueprint '{slug}' changed and is valid"),
+                    report.warnings.iter().map(ToString::to_string).collect(),
+                    errors,
                 )
             } else {
-                let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-                Envelope::event(
-                    "project_invalid",
-                    None,
-                    Some(slug.to_owned()),
+                changed(
                     Status::Error,
-                    json!({
-                        "project": slug, "errors": errors,
-                        "message": format!("blueprint '{slug}' changed and is invalid: {}", errors.join("; ")),
-                    }),
+                    format!(
+                        "blueprint '{slug}' changed and is invalid: {}",
+                        errors.join("; ")
+                    ),
+                    Vec::new(),
+                    errors,
                 )
             }
         }
-        Err(e) => Envelope::event(
-            "project_invalid",
-            None,
-            Some(slug.to_owned()),
+        Err(e) => changed(
             Status::Error,
-            json!({
-                "project": slug, "errors": [e.to_string()], "message": format!("blueprint '{slug}' cannot be read: {e}"),
-            }),
+            format!("blueprint '{slug}' cannot be read: {e}"),
+            Vec::new(),
+            vec![e.to_string()],
         ),
     };
     tracing::info!(project = %slug, kind = %env.kind, "blueprint edited by hand");

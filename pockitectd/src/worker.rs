@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pockitect_bus::{Claim, CommandReader, Delivery, Lock, Renewal};
+use pockitect_proto::payload::Accepted;
 use pockitect_proto::{
-    Command, Envelope, ErrorCode, InFlight, MAX_COMMAND_BYTES, RequestId, Status, event_type,
+    Command, Envelope, ErrorCode, Event, InFlight, MAX_COMMAND_BYTES, RequestId, Status, event_type,
 };
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -266,7 +267,14 @@ async fn handle_delivery(
     });
     tracing::info!(request_id = %request_id, kind = cmd.kind(), consumer = %consumer, "request started");
     events
-        .emit(event_type::ACCEPTED, Status::InProgress, json!({"type": cmd.kind(), "daemon": daemon.settings.daemon_id, "resumed": d.reclaimed}))
+        .emit(
+            Event::Accepted(Accepted {
+                command: cmd.kind().to_owned(),
+                daemon: daemon.settings.daemon_id.clone(),
+                resumed: d.reclaimed,
+            }),
+            Status::InProgress,
+        )
         .await;
 
     // The handler's token: cancelled by the user's `cancel`, and by the worker when the

@@ -57,12 +57,7 @@ impl Default for AwsSettings {
 }
 
 /// Who the credentials belong to (STS GetCallerIdentity).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Identity {
-    pub account: String,
-    pub arn: String,
-    pub user_id: String,
-}
+pub use pockitect_proto::payload::AwsIdentity as Identity;
 
 /// Shared AWS configuration; cheap to clone. Clients for a region are built from it on demand
 /// (building a client is cheap: they share the HTTP connector and credentials cache).

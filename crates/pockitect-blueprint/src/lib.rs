@@ -19,10 +19,12 @@ mod error;
 pub mod legacy;
 pub mod model;
 mod net;
+mod observed;
 mod parse;
 mod recorded;
 pub mod slug;
 pub mod store;
+mod summary;
 pub mod validate;
 
 pub use error::{Error, Result};
@@ -32,8 +34,10 @@ pub use model::{
     IamRole, ImageRef, KeyPair, KeyPairMode, Network, PortRange, Project, Protocol, Rule, Secret,
     SectionStatus, Security, SubnetType, VpcEnv, VpcMode,
 };
+pub use observed::{Observation, ObservedField};
 pub use parse::{from_json_str, from_json_str_with_notes, from_value, to_json_pretty};
 pub use recorded::RecordedId;
 pub use slug::{is_valid_slug, slugify};
 pub use store::ProjectStore;
+pub use summary::NOT_WANTED;
 pub use validate::{Issue, Report, ValidationContext, check_db_password, validate};

@@ -17,6 +17,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+pub use pockitect_proto::deploy::DnsRecord;
+
 use crate::slug::slugify;
 
 /// Unknown fields of an object, kept verbatim and written back after the known ones.
@@ -718,16 +720,6 @@ impl Certificate {
             ..Certificate::default()
         }
     }
-}
-
-/// A DNS record to create (certificate validation).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DnsRecord {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub record_type: String,
-    pub value: String,
 }
 
 /// `security.iam_role`: the instance role and profile.

@@ -107,6 +107,24 @@ impl Envelope {
         }
     }
 
+    /// A typed event for `request_id` (None for daemon-wide announcements).
+    pub fn of(
+        event: crate::Event,
+        request_id: Option<RequestId>,
+        project_id: Option<String>,
+        status: Status,
+    ) -> Self {
+        let (kind, data) = event.into_parts();
+        Self::event(kind, request_id, project_id, status, data)
+    }
+
+    /// The typed event this envelope carries. Fails for a `type` this version does not know
+    /// (a newer daemon), for data that does not match its type, and for a query's summary
+    /// (its answer waits under [`Envelope::reply_ref`]; read that instead).
+    pub fn decode(&self) -> Result<crate::Event, crate::EventError> {
+        crate::Event::from_parts(&self.kind, self.data.clone())
+    }
+
     /// True when this is the last event of its request.
     pub fn is_terminal(&self) -> bool {
         self.status.is_some_and(Status::is_terminal)

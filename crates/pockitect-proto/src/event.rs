@@ -3,7 +3,16 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{RequestId, ResourceRecord};
+use serde_json::Value;
+
+use crate::deploy::DeployEvent;
+use crate::payload::{
+    Accepted, CancelRequested, DaemonInfo, DeployComplete, PlanReady, Pong, PowerComplete,
+    PowerProgress, Progress, ProjectChanged, ProjectDetail, ProjectSummary, RefreshComplete,
+    RequestInfo, ResourceChange, Resources, ScanStarted, TerminateComplete, TerminateProgress,
+    TerminateSkipped,
+};
+use crate::{ErrorPayload, RequestId, ResourceRecord};
 
 /// Event `type` names. A request's events share its `request_id`; the last has a terminal status.
 pub mod event_type {
@@ -28,6 +37,153 @@ pub mod event_type {
     pub const CATALOG: &str = "catalog";
     pub const PONG: &str = "pong";
     pub const CANCEL_REQUESTED: &str = "cancel_requested";
+    /// A blueprint file was edited by hand and is valid (daemon-wide, no request id).
+    pub const PROJECT_UPDATED: &str = "project_updated";
+    /// A blueprint file was edited by hand and is invalid (daemon-wide, no request id).
+    pub const PROJECT_INVALID: &str = "project_invalid";
+    pub const PLAN: &str = "plan";
+    pub const DEPLOY_PROGRESS: &str = "deploy_progress";
+    pub const DEPLOY_COMPLETE: &str = "deploy_complete";
+    pub const POWER_PROGRESS: &str = "power_progress";
+    pub const POWER_COMPLETE: &str = "power_complete";
+    pub const TERMINATE_PROGRESS: &str = "terminate_progress";
+    pub const TERMINATE_SKIPPED: &str = "terminate_skipped";
+    pub const TERMINATE_COMPLETE: &str = "terminate_complete";
+    pub const DESTROY_COMPLETE: &str = "destroy_complete";
+    pub const RESOURCE_CHANGED: &str = "resource_changed";
+    pub const REFRESH_COMPLETE: &str = "refresh_complete";
+}
+
+/// Every event the daemon publishes: its `type` and its typed `data`.
+///
+/// On the wire an event is an [`crate::Envelope`] whose `type` and `data` are one of these (adjacently
+/// tagged); [`Event::into_parts`] and [`crate::Envelope::of`] go from one to the other. A client
+/// decodes with [`crate::Envelope::decode`] and matches; an event kind it does not know (a newer daemon)
+/// is an error it may ignore.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "an event is built, published or read, and dropped: it never sits in a collection"
+)]
+pub enum Event {
+    Accepted(Accepted),
+    Progress(Progress),
+    Error(ErrorPayload),
+    Cancelled(ErrorPayload),
+    CancelRequested(CancelRequested),
+    Pong(Pong),
+    ScanStarted(ScanStarted),
+    ScanChunk(ScanChunk),
+    ScanComplete(ScanComplete),
+    Resources(Resources),
+    Projects(Projects),
+    Project(ProjectDetail),
+    ProjectUpdated(ProjectChanged),
+    ProjectInvalid(ProjectChanged),
+    Request(RequestInfo),
+    DaemonInfo(DaemonInfo),
+    Catalog(Catalog),
+    Plan(PlanReady),
+    DeployProgress(DeployEvent),
+    DeployComplete(DeployComplete),
+    PowerProgress(PowerProgress),
+    PowerComplete(PowerComplete),
+    TerminateProgress(TerminateProgress),
+    TerminateSkipped(TerminateSkipped),
+    TerminateComplete(TerminateComplete),
+    DestroyComplete(TerminateComplete),
+    ResourceChanged(ResourceChange),
+    RefreshComplete(RefreshComplete),
+}
+
+/// `projects`: every project of the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projects {
+    pub projects: Vec<ProjectSummary>,
+}
+
+/// An event `data` that does not match its `type`.
+#[derive(Debug, thiserror::Error)]
+#[error("event '{kind}': {source}")]
+pub struct EventError {
+    pub kind: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+impl Event {
+    /// The event's `type` on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Accepted(_) => event_type::ACCEPTED,
+            Event::Progress(_) => event_type::PROGRESS,
+            Event::Error(_) => event_type::ERROR,
+            Event::Cancelled(_) => event_type::CANCELLED,
+            Event::CancelRequested(_) => event_type::CANCEL_REQUESTED,
+            Event::Pong(_) => event_type::PONG,
+            Event::ScanStarted(_) => event_type::SCAN_STARTED,
+            Event::ScanChunk(_) => event_type::SCAN_CHUNK,
+            Event::ScanComplete(_) => event_type::SCAN_COMPLETE,
+            Event::Resources(_) => event_type::RESOURCES,
+            Event::Projects(_) => event_type::PROJECTS,
+            Event::Project(_) => event_type::PROJECT,
+            Event::ProjectUpdated(_) => event_type::PROJECT_UPDATED,
+            Event::ProjectInvalid(_) => event_type::PROJECT_INVALID,
+            Event::Request(_) => event_type::REQUEST,
+            Event::DaemonInfo(_) => event_type::DAEMON_INFO,
+            Event::Catalog(_) => event_type::CATALOG,
+            Event::Plan(_) => event_type::PLAN,
+            Event::DeployProgress(_) => event_type::DEPLOY_PROGRESS,
+            Event::DeployComplete(_) => event_type::DEPLOY_COMPLETE,
+            Event::PowerProgress(_) => event_type::POWER_PROGRESS,
+            Event::PowerComplete(_) => event_type::POWER_COMPLETE,
+            Event::TerminateProgress(_) => event_type::TERMINATE_PROGRESS,
+            Event::TerminateSkipped(_) => event_type::TERMINATE_SKIPPED,
+            Event::TerminateComplete(_) => event_type::TERMINATE_COMPLETE,
+            Event::DestroyComplete(_) => event_type::DESTROY_COMPLETE,
+            Event::ResourceChanged(_) => event_type::RESOURCE_CHANGED,
+            Event::RefreshComplete(_) => event_type::REFRESH_COMPLETE,
+        }
+    }
+
+    /// `(step, total)` of an event that reports progress.
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        match self {
+            Event::Progress(p) => Some((p.step, p.total)),
+            Event::DeployProgress(d) => Some((d.step, d.total)),
+            Event::PowerProgress(p) => Some((p.step, p.total)),
+            Event::TerminateProgress(t) => Some((t.step, t.total)),
+            Event::ScanChunk(c) => Some((c.chunk, c.chunks)),
+            _ => None,
+        }
+    }
+
+    /// True for the events that report one step of a long request (a progress bar's ticks).
+    pub fn is_progress(&self) -> bool {
+        self.progress().is_some() || matches!(self, Event::TerminateSkipped(_))
+    }
+
+    /// Its `type` and `data`, as an [`crate::Envelope`] carries them.
+    pub fn into_parts(self) -> (&'static str, Value) {
+        let kind = self.kind();
+        // Every payload is plain data (strings, numbers, maps with string keys): serialising it
+        // cannot fail, and the adjacent tagging always yields `{"type", "data"}`.
+        let data = match serde_json::to_value(self) {
+            Ok(Value::Object(mut m)) => m.remove("data").unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        (kind, data)
+    }
+
+    /// The event whose `type` is `kind` and `data` is `data`.
+    pub fn from_parts(kind: &str, data: Value) -> Result<Event, EventError> {
+        let tagged = serde_json::json!({ "type": kind, "data": data });
+        serde_json::from_value(tagged).map_err(|source| EventError {
+            kind: kind.to_owned(),
+            source,
+        })
+    }
 }
 
 /// One scan failure, kept per region and service so the rest of the scan goes on.

@@ -5,10 +5,15 @@
 
 mod codes;
 mod command;
+pub mod deploy;
 mod envelope;
 mod event;
+pub mod payload;
+pub mod power;
 mod request_id;
 mod resource;
+pub mod terminate;
+pub mod validation;
 
 pub use codes::{ErrorCode, ErrorPayload, exit};
 pub use command::{
@@ -18,7 +23,8 @@ pub use command::{
 };
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
 pub use event::{
-    Catalog, DaemonHeartbeat, InFlight, ReplyRef, ScanChunk, ScanComplete, ScanError, event_type,
+    Catalog, DaemonHeartbeat, Event, EventError, InFlight, Projects, ReplyRef, ScanChunk,
+    ScanComplete, ScanError, event_type,
 };
 pub use request_id::{RequestId, RequestIdError};
 pub use resource::{ResourceFilter, ResourceRecord, ResourceType, UnknownResourceType};

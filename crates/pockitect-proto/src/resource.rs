@@ -133,6 +133,15 @@ pub struct ResourceRecord {
 }
 
 impl ResourceRecord {
+    /// How a command addresses this resource (terminate, power).
+    pub fn target(&self) -> crate::TerminateTarget {
+        crate::TerminateTarget {
+            id: self.id.clone(),
+            kind: self.kind,
+            region: self.region.clone(),
+        }
+    }
+
     /// A record with the fields every resource has; `project` is taken from the tags.
     pub fn new(
         kind: ResourceType,

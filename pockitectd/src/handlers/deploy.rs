@@ -7,16 +7,12 @@ use pockitect_aws::deploy::{
     Resource,
 };
 use pockitect_blueprint::{Blueprint, ValidationContext, validate};
-use pockitect_proto::{BlueprintRef, DeployArgs, ErrorCode, Status};
-use serde_json::json;
+use pockitect_proto::payload::{DeployComplete, PlanReady};
+use pockitect_proto::{BlueprintRef, DeployArgs, ErrorCode, Event, Status};
 use tokio_util::sync::CancellationToken;
 
 use crate::Daemon;
 use crate::events::{Events, HandlerError, Outcome};
-
-pub const PLAN: &str = "plan";
-pub const DEPLOY_PROGRESS: &str = "deploy_progress";
-pub const DEPLOY_COMPLETE: &str = "deploy_complete";
 
 /// The blueprint sent inline (saved into the store so write-back has a home) or named by slug.
 fn load(
@@ -99,10 +95,7 @@ pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, Hand
     let bp = load(daemon, &target, false)?;
     let warnings = check(daemon, &bp).await?;
     let plan = deploy::plan(&daemon.aws, &bp).await.map_err(engine_error)?;
-    Ok(Outcome::success(
-        PLAN,
-        json!({ "plan": plan, "warnings": warnings }),
-    ))
+    Ok(Outcome::success(Event::Plan(PlanReady { plan, warnings })))
 }
 
 struct Sink<'a> {
@@ -113,11 +106,7 @@ struct Sink<'a> {
 impl DeploySink for Sink<'_> {
     async fn progress(&self, e: &DeployEvent) {
         self.events
-            .emit(
-                DEPLOY_PROGRESS,
-                Status::InProgress,
-                serde_json::to_value(e).unwrap_or_default(),
-            )
+            .emit(Event::DeployProgress(e.clone()), Status::InProgress)
             .await;
     }
 
@@ -242,9 +231,13 @@ pub async fn deploy(
         )
     };
     let code = (status == Status::Error).then_some(ErrorCode::Aws);
-    Ok(Outcome {
-        kind: DEPLOY_COMPLETE,
+    Ok(Outcome::new(
+        Event::DeployComplete(DeployComplete {
+            message,
+            code,
+            warnings,
+            report,
+        }),
         status,
-        data: json!({ "message": message, "code": code, "warnings": warnings, "report": report }),
-    })
+    ))
 }

@@ -8,8 +8,8 @@ mod projects;
 mod refresh;
 mod scan;
 
-use pockitect_proto::{Command, ErrorCode, Status, event_type};
-use serde_json::json;
+use pockitect_proto::payload::{CancelRequested, Pong, Progress, Resources};
+use pockitect_proto::{Command, ErrorCode, Event, Status};
 use tokio_util::sync::CancellationToken;
 
 use crate::Daemon;
@@ -28,10 +28,10 @@ pub async fn handle(
         Command::Scan(args) => scan::scan(args, daemon, events, cancel).await,
         Command::QueryResources(filter) => {
             let records = daemon.estate.query(&filter);
-            Ok(Outcome::success(
-                event_type::RESOURCES,
-                json!({ "total": records.len(), "records": records }),
-            ))
+            Ok(Outcome::success(Event::Resources(Resources {
+                total: records.len(),
+                records,
+            })))
         }
         Command::ListProjects(_) => projects::list(daemon),
         Command::GetProject(p) => projects::get(daemon, &p.project),
@@ -43,10 +43,10 @@ pub async fn handle(
                 .request_cancel(&r.request_id)
                 .await
                 .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?;
-            Ok(Outcome::success(
-                event_type::CANCEL_REQUESTED,
-                json!({ "request_id": r.request_id, "message": "the request stops at its next safe point" }),
-            ))
+            Ok(Outcome::success(Event::CancelRequested(CancelRequested {
+                request_id: r.request_id,
+                message: "the request stops at its next safe point".into(),
+            })))
         }
         Command::Ping(p) => {
             if p.delay_ms > MAX_PING_DELAY_MS {
@@ -61,9 +61,12 @@ pub async fn handle(
             if p.delay_ms > 0 {
                 events
                     .emit(
-                        event_type::PROGRESS,
+                        Event::Progress(Progress {
+                            step: 0,
+                            total: 1,
+                            message: "waiting".into(),
+                        }),
                         Status::InProgress,
-                        json!({"step": 0, "total": 1, "message": "waiting"}),
                     )
                     .await;
                 tokio::select! {
@@ -71,10 +74,9 @@ pub async fn handle(
                     _ = tokio::time::sleep(std::time::Duration::from_millis(p.delay_ms)) => {}
                 }
             }
-            Ok(Outcome::success(
-                event_type::PONG,
-                json!({ "daemon": daemon.settings.daemon_id }),
-            ))
+            Ok(Outcome::success(Event::Pong(Pong {
+                daemon: daemon.settings.daemon_id.clone(),
+            })))
         }
         Command::Plan(target) => deploy::plan(target, daemon).await,
         Command::Deploy(args) => deploy::deploy(args, daemon, events, cancel).await,
@@ -92,10 +94,7 @@ pub async fn handle(
             ))
         }
         Command::Catalog(args) => match crate::catalog::get(daemon, &args.region).await {
-            Some(c) => Ok(Outcome::success(
-                event_type::CATALOG,
-                serde_json::to_value(&c).unwrap_or_default(),
-            )),
+            Some(c) => Ok(Outcome::success(Event::Catalog(c))),
             None => Err(HandlerError::new(
                 ErrorCode::Aws,
                 format!(

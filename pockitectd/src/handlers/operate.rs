@@ -4,11 +4,14 @@
 use pockitect_aws::power::{self, PowerOutcome, PowerResult, PowerSink};
 use pockitect_aws::terminate::{self, TerminateAction, TerminateOptions, TerminateSink};
 use pockitect_blueprint::Blueprint;
+use pockitect_proto::Event;
+use pockitect_proto::payload::{
+    PowerComplete, PowerProgress, TerminateComplete, TerminateProgress, TerminateSkipped,
+};
 use pockitect_proto::{
     DestroyArgs, ErrorCode, PowerArgs, ResourceRecord, ResourceType, Status, TerminateArgs,
     TerminateTarget,
 };
-use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::Daemon;
@@ -49,9 +52,13 @@ impl PowerSink for Reporter {
     async fn progress(&self, done: usize, total: usize, r: &PowerResult) {
         self.events
             .emit(
-                "power_progress",
+                Event::PowerProgress(PowerProgress {
+                    step: done,
+                    total,
+                    result: r.clone(),
+                    message: r.message.clone(),
+                }),
                 Status::InProgress,
-                json!({"step": done, "total": total, "result": r, "message": r.message}),
             )
             .await;
     }
@@ -68,9 +75,16 @@ impl TerminateSink for Reporter {
     ) {
         self.events
             .emit(
-                "terminate_progress",
+                Event::TerminateProgress(TerminateProgress {
+                    step,
+                    total,
+                    id: record.id.clone(),
+                    kind: record.kind,
+                    region: record.region.clone(),
+                    action,
+                    message: message.to_owned(),
+                }),
                 Status::InProgress,
-                json!({"step": step, "total": total, "id": record.id, "type": record.kind, "region": record.region, "action": action, "message": message}),
             )
             .await;
     }
@@ -78,9 +92,14 @@ impl TerminateSink for Reporter {
     async fn skipped(&self, record: &ResourceRecord, reason: &str) {
         self.events
             .emit(
-                "terminate_skipped",
+                Event::TerminateSkipped(TerminateSkipped {
+                    id: record.id.clone(),
+                    kind: record.kind,
+                    region: record.region.clone(),
+                    reason: reason.to_owned(),
+                    message: format!("{} {} skipped: {reason}", record.kind, record.id),
+                }),
                 Status::InProgress,
-                json!({"id": record.id, "type": record.kind, "region": record.region, "reason": reason, "message": format!("{} {} skipped: {reason}", record.kind, record.id)}),
             )
             .await;
     }
@@ -166,11 +185,14 @@ pub async fn power(
         Status::Error => Some(ErrorCode::Aws),
         _ => None,
     };
-    Ok(Outcome {
-        kind: "power_complete",
+    Ok(Outcome::new(
+        Event::PowerComplete(PowerComplete {
+            message,
+            code,
+            report,
+        }),
         status,
-        data: json!({"message": message, "code": code, "report": report}),
-    })
+    ))
 }
 
 async fn run_terminate(
@@ -180,12 +202,21 @@ async fn run_terminate(
     targets: Vec<TerminateTarget>,
     opts: TerminateOptions,
     dry_run: bool,
-) -> Result<(Status, Value), HandlerError> {
+) -> Result<(Status, TerminateComplete), HandlerError> {
     let plan = terminate::plan(&daemon.aws, targets, opts).await?;
     if dry_run {
         return Ok((
             Status::Success,
-            json!({"dry_run": true, "plan": plan, "message": format!("would delete {} resources", plan.total())}),
+            TerminateComplete {
+                message: format!("would delete {} resources", plan.total()),
+                code: None,
+                dry_run: true,
+                plan: Some(plan.view()),
+                deleted: 0,
+                skipped: 0,
+                failed: 0,
+                report: None,
+            },
         ));
     }
     // Runs on the handler's task: cancelling the token (a `cancel`, a lost lease, a shutdown)
@@ -210,7 +241,16 @@ async fn run_terminate(
     let code = (status == Status::Error).then_some(ErrorCode::Aws);
     Ok((
         status,
-        json!({"message": message, "code": code, "deleted": report.deleted, "skipped": report.skipped, "failed": report.failed, "report": report}),
+        TerminateComplete {
+            message,
+            code,
+            dry_run: false,
+            plan: None,
+            deleted: report.deleted,
+            skipped: report.skipped,
+            failed: report.failed,
+            report: Some(report),
+        },
     ))
 }
 
@@ -233,11 +273,7 @@ pub async fn terminate(
     };
     let (status, data) =
         run_terminate(daemon, events, cancel, args.targets, opts, args.dry_run).await?;
-    Ok(Outcome {
-        kind: "terminate_complete",
-        status,
-        data,
-    })
+    Ok(Outcome::new(Event::TerminateComplete(data), status))
 }
 
 pub async fn destroy(
@@ -271,15 +307,10 @@ pub async fn destroy(
         daemon.save_project(&fresh).map_err(|e| {
             HandlerError::new(ErrorCode::Internal, format!("reset the blueprint: {e}"))
         })?;
-        data["message"] = json!(format!(
+        data.message = format!(
             "{}; '{}' is back to pending (the blueprint and local key file are kept)",
-            data["message"].as_str().unwrap_or(""),
-            args.project
-        ));
+            data.message, args.project
+        );
     }
-    Ok(Outcome {
-        kind: "destroy_complete",
-        status,
-        data,
-    })
+    Ok(Outcome::new(Event::DestroyComplete(data), status))
 }

@@ -1,8 +1,8 @@
 //! `list_projects` and `get_project`, answered from the project store.
 
 use pockitect_blueprint::{ValidationContext, validate};
-use pockitect_proto::{ErrorCode, event_type};
-use serde_json::{Value, json};
+use pockitect_proto::payload::ProjectSummary;
+use pockitect_proto::{ErrorCode, Event, Projects};
 
 use crate::Daemon;
 use crate::events::{HandlerError, Outcome};
@@ -12,35 +12,30 @@ pub fn list(daemon: &Daemon) -> Result<Outcome, HandlerError> {
         .projects
         .list()
         .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?;
-    let projects: Vec<Value> = entries
+    let projects = entries
         .into_iter()
         .map(|(slug, loaded)| match loaded {
-            Ok(bp) => {
-                let report = validate(&bp, &ValidationContext::offline());
-                json!({
-                    "slug": slug,
-                    "name": bp.project.name,
-                    "region": bp.region(),
-                    "status": serde_json::to_value(&bp.compute.status).unwrap_or(Value::Null),
-                    "valid": report.is_ok(),
-                    "errors": report.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                })
-            }
-            Err(e) => json!({ "slug": slug, "valid": false, "errors": [e.to_string()] }),
+            Ok(bp) => bp.summary(&slug, &validate(&bp, &ValidationContext::offline())),
+            Err(e) => ProjectSummary {
+                slug,
+                name: None,
+                region: None,
+                status: None,
+                valid: false,
+                errors: vec![e.to_string()],
+                parts: Vec::new(),
+            },
         })
         .collect();
-    Ok(Outcome::success(
-        event_type::PROJECTS,
-        json!({ "projects": projects }),
-    ))
+    Ok(Outcome::success(Event::Projects(Projects { projects })))
 }
 
 pub fn get(daemon: &Daemon, slug: &str) -> Result<Outcome, HandlerError> {
     match daemon.projects.load(slug) {
-        Ok(bp) => Ok(Outcome::success(
-            event_type::PROJECT,
-            json!({ "slug": slug, "blueprint": bp }),
-        )),
+        Ok(bp) => {
+            let report = validate(&bp, &ValidationContext::offline());
+            Ok(Outcome::success(Event::Project(bp.detail(slug, &report))))
+        }
         Err(e) => Err(HandlerError::new(
             ErrorCode::NotFound,
             format!("load project '{slug}': {e}; 'pockitect projects' lists the known ones"),

@@ -6,10 +6,12 @@
 use std::time::Duration;
 
 use pockitect_aws::refresh;
-use pockitect_blueprint::Blueprint;
+use pockitect_blueprint::{Blueprint, Observation, ObservedField};
 use pockitect_bus::{Lock, Renewal};
-use pockitect_proto::{ErrorCode, RefreshArgs, RequestId, ResourceType, Status};
-use serde_json::{Value, json};
+use pockitect_proto::payload::{
+    ChangeKind, RefreshComplete, RefreshSkip, RefreshSkipReason, ResourceChange,
+};
+use pockitect_proto::{ErrorCode, Event, RefreshArgs, RequestId, ResourceType, Status};
 use tokio_util::sync::CancellationToken;
 
 use super::operate::recorded_targets;
@@ -28,117 +30,92 @@ fn instance_status(state: &str) -> &'static str {
     }
 }
 
-/// One value refresh observed for a place of the blueprint. It is applied to the blueprint as
-/// it is when saving (re-read under the project lock), and only while that copy still records
-/// the same resource there and still holds the value refresh compared against: whatever a
-/// deploy, destroy or hand edit wrote meanwhile wins over an older observation.
-struct Patch {
-    ptr: &'static str,
-    from: Value,
-    to: Value,
-    id_ptr: &'static str,
-    id: String,
-}
-
-impl Patch {
-    fn apply(&self, doc: &mut Value) -> bool {
-        if doc.pointer(self.id_ptr).and_then(Value::as_str) != Some(self.id.as_str()) {
-            return false;
-        }
-        match doc.pointer_mut(self.ptr) {
-            Some(cur) if *cur == self.from && *cur != self.to => {
-                *cur = self.to.clone();
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
-/// What refresh saw of one project: the changes to report and the patches to write back.
+/// What refresh saw of one project: the changes to report, and the observations to write back
+/// (compare-and-swap, onto the blueprint as re-read right before saving).
 fn observe(
     slug: &str,
-    doc: &Value,
+    bp: &Blueprint,
     states: &[refresh::RefreshedState],
-) -> (Vec<Value>, Vec<Patch>) {
+) -> (Vec<ResourceChange>, Vec<Observation>) {
     let mut changes = Vec::new();
-    let mut patches = Vec::new();
+    let mut seen = Vec::new();
     for s in states {
         if s.error.is_some() {
             continue; // unknown, not gone: leave the blueprint as it is
         }
         let id = s.target.id.clone();
-        let (status_ptr, id_ptr, new_status): (&str, &str, Option<String>) = match s.target.kind {
+        let (status_field, new_status) = match s.target.kind {
             ResourceType::Ec2Instance => (
-                "/compute/status",
-                "/compute/instance_id",
-                Some(if s.exists {
-                    instance_status(s.state.as_deref().unwrap_or("")).to_owned()
+                ObservedField::ServerStatus,
+                if s.exists {
+                    instance_status(s.state.as_deref().unwrap_or(""))
                 } else {
-                    "deleted".to_owned()
-                }),
+                    "deleted"
+                },
             ),
             ResourceType::RdsInstance => (
-                "/data/db/status",
-                "/data/db/identifier",
-                Some(match (s.exists, s.state.as_deref()) {
-                    (false, _) => "deleted".to_owned(),
-                    (true, Some("stopped")) => "stopped".to_owned(),
-                    (true, Some("available")) => "running".to_owned(),
-                    (true, Some("stopping")) => "stopping".to_owned(),
-                    (true, Some("starting")) => "starting".to_owned(),
-                    (true, _) => "creating".to_owned(),
-                }),
+                ObservedField::DatabaseStatus,
+                match (s.exists, s.state.as_deref()) {
+                    (false, _) => "deleted",
+                    (true, Some("stopped")) => "stopped",
+                    (true, Some("available")) => "running",
+                    (true, Some("stopping")) => "stopping",
+                    (true, Some("starting")) => "starting",
+                    (true, _) => "creating",
+                },
             ),
-            _ => ("", "", None),
+            _ => continue,
         };
         if !s.exists {
-            changes.push(
-                json!({"project": slug, "id": id, "type": s.target.kind, "change": "missing",
-                "message": format!("{} {} of '{slug}' no longer exists", s.target.kind, id)}),
-            );
+            changes.push(ResourceChange {
+                project: slug.to_owned(),
+                id: id.clone(),
+                kind: s.target.kind,
+                change: ChangeKind::Missing,
+                from: None,
+                to: None,
+                message: format!("{} {} of '{slug}' no longer exists", s.target.kind, id),
+            });
         }
-        if let Some(new) = new_status
-            && let Some(cur) = doc.pointer(status_ptr)
-            && cur.as_str() != Some(new.as_str())
-        {
-            if s.exists {
-                changes.push(json!({"project": slug, "id": id, "type": s.target.kind, "change": "state",
-                    "from": cur.clone(), "to": new,
-                    "message": format!("{} {} of '{slug}' is now {new} (was {})", s.target.kind, id, cur.as_str().unwrap_or("?"))}));
+        let mut observe = |field, to: Option<String>| {
+            let from = bp.observed(field);
+            if from != to {
+                seen.push(Observation {
+                    field,
+                    id: id.clone(),
+                    from,
+                    to,
+                });
             }
-            patches.push(Patch {
-                ptr: status_ptr,
-                from: cur.clone(),
-                to: json!(new),
-                id_ptr,
+        };
+        let cur = bp.observed(status_field);
+        if cur.as_deref() != Some(new_status) && s.exists {
+            let was = cur.clone().unwrap_or_else(|| "?".to_owned());
+            changes.push(ResourceChange {
+                project: slug.to_owned(),
                 id: id.clone(),
+                kind: s.target.kind,
+                change: ChangeKind::State,
+                from: cur,
+                to: Some(new_status.to_owned()),
+                message: format!(
+                    "{} {} of '{slug}' is now {new_status} (was {was})",
+                    s.target.kind, id
+                ),
             });
         }
-        if s.target.kind == ResourceType::Ec2Instance
-            && let Some(cur) = doc.pointer("/compute/public_ip")
-        {
-            patches.push(Patch {
-                ptr: "/compute/public_ip",
-                from: cur.clone(),
-                to: s.public_ip.as_ref().map_or(Value::Null, |p| json!(p)),
-                id_ptr,
-                id: id.clone(),
-            });
-        }
-        if s.target.kind == ResourceType::RdsInstance
-            && let (Some(cur), Some(new)) = (doc.pointer("/data/db/endpoint"), &s.endpoint)
-        {
-            patches.push(Patch {
-                ptr: "/data/db/endpoint",
-                from: cur.clone(),
-                to: json!(new),
-                id_ptr,
-                id,
-            });
+        observe(status_field, Some(new_status.to_owned()));
+        match s.target.kind {
+            ResourceType::Ec2Instance => {
+                observe(ObservedField::ServerPublicIp, s.public_ip.clone());
+            }
+            ResourceType::RdsInstance if s.endpoint.is_some() => {
+                observe(ObservedField::DatabaseEndpoint, s.endpoint.clone());
+            }
+            _ => {}
         }
     }
-    (changes, patches)
+    (changes, seen)
 }
 
 /// Why a project was left out of a refresh.
@@ -182,7 +159,7 @@ async fn refresh_one(
     events: &Events,
     cancel: &CancellationToken,
     slug: &str,
-) -> Result<Result<Vec<Value>, Skip>, HandlerError> {
+) -> Result<Result<Vec<ResourceChange>, Skip>, HandlerError> {
     let owner = events.request_id();
     let lease = daemon.settings.lease;
     match daemon.bus.lock_project(slug, owner, lease).await {
@@ -207,14 +184,11 @@ async fn refresh_locked(
     events: &Events,
     cancel: &CancellationToken,
     slug: &str,
-) -> Result<Result<Vec<Value>, Skip>, HandlerError> {
+) -> Result<Result<Vec<ResourceChange>, Skip>, HandlerError> {
     let load = || {
         daemon.projects.load(slug).map_err(|e| {
             HandlerError::new(ErrorCode::NotFound, format!("load project '{slug}': {e}"))
         })
-    };
-    let to_doc = |bp: &Blueprint| {
-        serde_json::to_value(bp).map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))
     };
     let bp = load()?;
     let (targets, _) = recorded_targets(&bp);
@@ -234,13 +208,13 @@ async fn refresh_locked(
         Ok(s) => s,
         Err(skip) => return Ok(Err(skip)),
     };
-    let (changes, patches) = observe(slug, &to_doc(&bp)?, &states);
+    let (changes, seen) = observe(slug, &bp, &states);
     for c in &changes {
         events
-            .emit("resource_changed", Status::InProgress, c.clone())
+            .emit(Event::ResourceChanged(c.clone()), Status::InProgress)
             .await;
     }
-    if patches.is_empty() {
+    if seen.is_empty() {
         return Ok(Ok(changes));
     }
     // Right before saving: still ours? Then re-read, so what was written since the snapshot
@@ -259,24 +233,15 @@ async fn refresh_locked(
             ));
         }
     }
-    let current = load()?;
-    let before = to_doc(&current)?;
-    let mut doc = before.clone();
-    let mut applied = 0;
-    for p in &patches {
-        if p.apply(&mut doc) {
-            applied += 1;
-        }
-    }
-    if applied > 0 && doc != before {
-        let fresh = pockitect_blueprint::from_value(doc)
-            .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?;
-        daemon.save_project(&fresh).map_err(|e| {
+    let mut current = load()?;
+    let applied = seen.iter().filter(|o| current.apply_observation(o)).count();
+    if applied > 0 {
+        daemon.save_project(&current).map_err(|e| {
             HandlerError::new(ErrorCode::Internal, format!("write back '{slug}': {e}"))
         })?;
     }
-    if applied < patches.len() {
-        tracing::debug!(project = %slug, observed = patches.len(), applied, "refresh kept values written since it looked");
+    if applied < seen.len() {
+        tracing::debug!(project = %slug, observed = seen.len(), applied, "refresh kept values written since it looked");
     }
     Ok(Ok(changes))
 }
@@ -314,13 +279,25 @@ pub async fn refresh(
             }
             Ok(Err(Skip::Busy(holder))) => {
                 tracing::debug!(project = %slug, holder = %holder, "refresh skips a project another request holds");
-                skipped.push(json!({"project": slug, "reason": "busy", "request_id": holder,
-                    "message": format!("'{slug}' is busy with request {holder}; it is refreshed next time")}));
+                skipped.push(RefreshSkip {
+                    message: format!(
+                        "'{slug}' is busy with request {holder}; it is refreshed next time"
+                    ),
+                    project: slug,
+                    reason: RefreshSkipReason::Busy,
+                    request_id: Some(holder),
+                });
             }
             Ok(Err(Skip::LockLost)) => {
                 tracing::warn!(project = %slug, "refresh lost the project lock; nothing written");
-                skipped.push(json!({"project": slug, "reason": "lock_lost",
-                    "message": format!("the lock on '{slug}' was lost while refreshing; nothing was written")}));
+                skipped.push(RefreshSkip {
+                    message: format!(
+                        "the lock on '{slug}' was lost while refreshing; nothing was written"
+                    ),
+                    project: slug,
+                    reason: RefreshSkipReason::LockLost,
+                    request_id: None,
+                });
             }
             // A project named on purpose that cannot be read is the caller's error; in a
             // refresh of everything, one unreadable file must not hide the others.
@@ -335,18 +312,17 @@ pub async fn refresh(
         changes.len()
     );
     if !skipped.is_empty() {
-        let names: Vec<String> = skipped
-            .iter()
-            .filter_map(|s| s["project"].as_str().map(|p| format!("'{p}'")))
-            .collect();
+        let names: Vec<String> = skipped.iter().map(|s| format!("'{}'", s.project)).collect();
         message.push_str(&format!(
             "; skipped {} busy: {}",
             skipped.len(),
             names.join(", ")
         ));
     }
-    Ok(Outcome::success(
-        "refresh_complete",
-        json!({"projects": refreshed, "changes": changes, "skipped": skipped, "message": message}),
-    ))
+    Ok(Outcome::success(Event::RefreshComplete(RefreshComplete {
+        projects: refreshed,
+        changes,
+        skipped,
+        message,
+    })))
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use pockitect_aws::scan::{ScanRequest, scan as run_scan};
-use pockitect_proto::{ErrorCode, ResourceType, ScanArgs, Status, event_type};
-use serde_json::json;
+use pockitect_proto::payload::ScanStarted;
+use pockitect_proto::{ErrorCode, Event, ResourceType, ScanArgs, Status};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -47,9 +47,11 @@ pub async fn scan(
         .collect();
     events
         .emit(
-            event_type::SCAN_STARTED,
+            Event::ScanStarted(ScanStarted {
+                regions: args.regions.clone(),
+                types: types.clone(),
+            }),
             Status::InProgress,
-            json!({ "regions": args.regions, "types": types }),
         )
         .await;
     let req = ScanRequest {
@@ -71,7 +73,7 @@ pub async fn scan(
             chunk = rx.recv() => match chunk {
                 Some(chunk) => {
                     daemon.estate.replace(&chunk.region, &types, chunk.records.clone());
-                    events.emit(event_type::SCAN_CHUNK, Status::InProgress, serde_json::to_value(&chunk).unwrap_or_default()).await;
+                    events.emit(Event::ScanChunk(chunk), Status::InProgress).await;
                 }
                 None => break,
             },
@@ -87,9 +89,5 @@ pub async fn scan(
     } else {
         Status::Partial
     };
-    Ok(Outcome {
-        kind: event_type::SCAN_COMPLETE,
-        status,
-        data: serde_json::to_value(&complete).unwrap_or_default(),
-    })
+    Ok(Outcome::new(Event::ScanComplete(complete), status))
 }

@@ -7,6 +7,7 @@ use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
 use pockitect_blueprint::DnsRecord;
 
 use super::engine::{Found, Run, lock};
+use super::util::EngineError;
 use super::util::{CODE_INVALID, poll, project_tags, sdk_code, stable_hash};
 use super::{Action, DeploySink, Resource, StepError};
 

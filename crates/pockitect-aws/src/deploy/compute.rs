@@ -13,6 +13,7 @@ use pockitect_blueprint::KeyPairMode;
 
 use super::engine::{Found, Run, lock};
 use super::network::{filter, has_tag, tag_spec};
+use super::util::EngineError;
 use super::util::{
     CODE_CONFLICT, CODE_NOT_FOUND, CODE_TIMEOUT, poll, project_tags, sdk_code, stable_hash,
 };

@@ -10,6 +10,7 @@ use aws_sdk_s3::types::{
 use pockitect_blueprint::{Bucket, Database};
 
 use super::engine::{Found, Run, lock};
+use super::util::EngineError;
 use super::util::{CODE_CONFLICT, CODE_INVALID, partition, poll, project_tags, sdk_code};
 use super::{Action, DeploySink, Resource, StepError};
 

@@ -10,8 +10,10 @@ use futures::stream::FuturesUnordered;
 use pockitect_blueprint::{Blueprint, DnsRecord, SectionStatus, ValidationContext, validate};
 use tracing::{info, warn};
 
+use super::graph::Node;
 use super::graph::Section;
 use super::image::ResolvedImage;
+use super::util::EngineError;
 use super::{
     Action, Created, DeployError, DeployEvent, DeployOptions, DeployReport, DeploySink, NoopSink,
     Outcome, Outputs, Plan, PlannedResource, Resource, ResourceResult, StepError, StepState,
@@ -481,47 +483,8 @@ impl<'a, S: DeploySink> Run<'a, S> {
     async fn outputs(&self) -> Outputs {
         let bp = self.blueprint().await;
         let facts = lock(&self.facts);
-        let mut out = Outputs {
-            instance_id: bp.compute.instance_id.clone(),
-            public_ip: bp.compute.public_ip.clone(),
-            private_ip: bp.compute.private_ip.clone(),
-            private_key_path: bp.security.key_pair.private_key_path.clone(),
-            bucket: bp
-                .bucket()
-                .filter(|b| b.arn.is_some())
-                .and_then(|b| b.name.clone()),
-            certificate_arn: bp.security.certificate.cert_arn.clone(),
-            certificate_validation_records: facts.cert_records.clone(),
-            ..Outputs::default()
-        };
-        if let Some(db) = bp.db()
-            && let Some(ep) = &db.endpoint
-        {
-            out.db_endpoint = Some(match db.port {
-                Some(p) => format!("{ep}:{p}"),
-                None => ep.clone(),
-            });
-        }
-        let ip = out.public_ip.clone().or_else(|| out.private_ip.clone());
-        let user = facts.image.as_ref().and_then(|i| i.ssh_user.clone());
-        if let (Some(ip), Some(key), Some(user)) = (ip, &out.private_key_path, user) {
-            out.ssh_command = Some(format!("ssh -i {key} {user}@{ip}"));
-        } else if let (Some(ip), Some(user)) = (&out.public_ip, user_for_existing_key(&bp, &facts))
-        {
-            out.ssh_command = Some(format!("ssh {user}@{ip}"));
-        }
-        out
-    }
-}
-
-/// Existing key pairs have no file here: the user knows where their key is.
-fn user_for_existing_key(bp: &Blueprint, facts: &Facts) -> Option<String> {
-    if bp.security.key_pair.mode == pockitect_blueprint::KeyPairMode::Existing
-        && bp.key_pair_enabled()
-    {
-        facts.image.as_ref().and_then(|i| i.ssh_user.clone())
-    } else {
-        None
+        let user = facts.image.as_ref().and_then(|i| i.ssh_user.as_deref());
+        bp.outputs(user, facts.cert_records.clone())
     }
 }
 

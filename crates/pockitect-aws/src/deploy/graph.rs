@@ -1,71 +1,27 @@
 //! The resources of a blueprint and what each one needs first.
 
-use std::fmt;
-
 use pockitect_blueprint::{Blueprint, CertificateMode, KeyPairMode, VpcMode};
-use serde::{Deserialize, Serialize};
+pub use pockitect_proto::deploy::Resource;
 
-/// One logical resource of a project. Its snake_case name is also its `pockitect:resource` tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resource {
-    Vpc,
-    InternetGateway,
-    RouteTable,
-    Subnet,
-    SecondarySubnet,
-    SecurityGroup,
-    KeyPair,
-    IamRole,
-    InstanceProfile,
-    DbSubnetGroup,
-    RdsInstance,
-    S3Bucket,
-    Ec2Instance,
-    Certificate,
+/// What the engine knows of each resource beyond its name.
+/// (The resource's name is part of the wire protocol, in `pockitect_proto::deploy`; how it is
+/// built is the engine's.)
+pub(crate) trait Node: Sized {
+    /// The suffix of its `Name` tag (`<slug>-<suffix>`).
+    fn name_suffix(self) -> &'static str;
+    /// What must be in place before this resource (a dependency that is switched off counts
+    /// as in place).
+    fn depends_on(self) -> &'static [Resource];
+    /// The blueprint section whose status this resource drives.
+    fn section(self) -> Section;
+    /// True when the blueprint wants this resource (false: `skip`).
+    fn enabled(self, bp: &Blueprint) -> bool;
+    /// Why a switched-off resource is skipped.
+    fn skip_reason(self, bp: &Blueprint) -> &'static str;
 }
 
-impl Resource {
-    /// Every resource, in an order where each comes after what it needs.
-    pub const ALL: [Resource; 14] = [
-        Resource::Vpc,
-        Resource::InternetGateway,
-        Resource::RouteTable,
-        Resource::Subnet,
-        Resource::SecondarySubnet,
-        Resource::SecurityGroup,
-        Resource::KeyPair,
-        Resource::IamRole,
-        Resource::InstanceProfile,
-        Resource::DbSubnetGroup,
-        Resource::RdsInstance,
-        Resource::S3Bucket,
-        Resource::Ec2Instance,
-        Resource::Certificate,
-    ];
-
-    /// The snake_case name (also the `pockitect:resource` tag value).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resource::Vpc => "vpc",
-            Resource::InternetGateway => "internet_gateway",
-            Resource::RouteTable => "route_table",
-            Resource::Subnet => "subnet",
-            Resource::SecondarySubnet => "secondary_subnet",
-            Resource::SecurityGroup => "security_group",
-            Resource::KeyPair => "key_pair",
-            Resource::IamRole => "iam_role",
-            Resource::InstanceProfile => "instance_profile",
-            Resource::DbSubnetGroup => "db_subnet_group",
-            Resource::RdsInstance => "rds_instance",
-            Resource::S3Bucket => "s3_bucket",
-            Resource::Ec2Instance => "ec2_instance",
-            Resource::Certificate => "certificate",
-        }
-    }
-
-    /// The suffix of its `Name` tag (`<slug>-<suffix>`).
-    pub(crate) fn name_suffix(self) -> &'static str {
+impl Node for Resource {
+    fn name_suffix(self) -> &'static str {
         match self {
             Resource::Vpc => "vpc",
             Resource::InternetGateway => "igw",
@@ -84,9 +40,7 @@ impl Resource {
         }
     }
 
-    /// What must be in place before this resource (a dependency that is switched off counts
-    /// as in place).
-    pub fn depends_on(self) -> &'static [Resource] {
+    fn depends_on(self) -> &'static [Resource] {
         use Resource::*;
         match self {
             Vpc | KeyPair | IamRole | S3Bucket | Certificate => &[],
@@ -102,8 +56,7 @@ impl Resource {
         }
     }
 
-    /// The blueprint section whose status this resource drives.
-    pub(crate) fn section(self) -> Section {
+    fn section(self) -> Section {
         use Resource::*;
         match self {
             Vpc | InternetGateway | RouteTable | Subnet | SecondarySubnet | SecurityGroup => {
@@ -118,8 +71,7 @@ impl Resource {
         }
     }
 
-    /// True when the blueprint wants this resource (false: `skip`).
-    pub fn enabled(self, bp: &Blueprint) -> bool {
+    fn enabled(self, bp: &Blueprint) -> bool {
         use Resource::*;
         let mode = &bp.network.vpc_mode;
         let builds_network = matches!(mode, VpcMode::New | VpcMode::Shared);
@@ -137,8 +89,7 @@ impl Resource {
         }
     }
 
-    /// Why a switched-off resource is skipped.
-    pub(crate) fn skip_reason(self, bp: &Blueprint) -> &'static str {
+    fn skip_reason(self, bp: &Blueprint) -> &'static str {
         use Resource::*;
         match self {
             InternetGateway | RouteTable => "the VPC brings its own gateway and routes",
@@ -150,12 +101,6 @@ impl Resource {
             Certificate => "no certificate requested",
             _ => "switched off",
         }
-    }
-}
-
-impl fmt::Display for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

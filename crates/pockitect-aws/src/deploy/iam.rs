@@ -7,6 +7,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
 use super::engine::{Found, Run};
+use super::util::EngineError;
 use super::util::{CODE_CONFLICT, partition, project_tags, sdk_code};
 use super::{Action, DeploySink, Resource, StepError};
 

@@ -6,6 +6,7 @@ use pockitect_blueprint::ImageRef;
 
 use super::engine::{Run, lock};
 use super::network::filter;
+use super::util::EngineError;
 use super::util::{CODE_INVALID, CODE_NOT_FOUND};
 use super::{DeploySink, Resource, StepError};
 

@@ -40,11 +40,15 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pockitect_blueprint::{Blueprint, DnsRecord, Report};
-use serde::{Deserialize, Serialize};
+use pockitect_blueprint::{Blueprint, Report};
 use tokio_util::sync::CancellationToken;
 
 pub use graph::Resource;
+/// The engine's reports are the wire protocol's deploy payloads.
+pub use pockitect_proto::deploy::{
+    Action, Created, DeployEvent, DeployReport, Outcome, Outputs, Plan, PlannedResource,
+    ResourceResult, StepError, StepState,
+};
 
 /// Tag naming the logical resource (`vpc`, `subnet`, …) inside a project, so a resumed deploy
 /// finds what an interrupted one created.
@@ -53,78 +57,6 @@ pub const TAG_RESOURCE: &str = "pockitect:resource";
 /// gateway, route table and subnets. These carry no `pockitect:project` tag: several projects
 /// use them.
 pub const TAG_VPC_ENV: &str = "pockitect:vpc-env";
-
-/// What a deploy does (or would do) to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Not found: created.
-    Create,
-    /// Found by its tags or fixed name (or, for default/existing VPCs, chosen) and adopted.
-    Adopt,
-    /// Found and brought in line with the blueprint (missing firewall rules added).
-    Update,
-    /// Recorded in the blueprint and still there.
-    NoChange,
-    /// Switched off in the blueprint.
-    Skip,
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Action::Create => "create",
-            Action::Adopt => "adopt",
-            Action::Update => "update",
-            Action::NoChange => "no_change",
-            Action::Skip => "skip",
-        })
-    }
-}
-
-/// The plan of one resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedResource {
-    pub resource: Resource,
-    pub action: Action,
-    /// The id found (adopt, no_change, update).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// Why this action (`recorded vpc-… no longer exists`, `the region's default VPC`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// A problem the deploy would hit here (the existing VPC is missing, the image is unknown).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// What a deploy of a blueprint would do, computed with read-only calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
-    pub project: String,
-    pub region: String,
-    /// Every resource of the graph, in dependency order.
-    pub resources: Vec<PlannedResource>,
-    /// Validation errors and warnings (offline rules).
-    pub validation: Report,
-}
-
-impl Plan {
-    /// How many resources would get `action`.
-    pub fn count(&self, action: Action) -> usize {
-        self.resources.iter().filter(|r| r.action == action).count()
-    }
-
-    /// The plan of one resource.
-    pub fn get(&self, resource: Resource) -> Option<&PlannedResource> {
-        self.resources.iter().find(|r| r.resource == resource)
-    }
-
-    /// True when there is no validation error and no resource error.
-    pub fn is_ok(&self) -> bool {
-        self.validation.is_ok() && self.resources.iter().all(|r| r.error.is_none())
-    }
-}
 
 /// A database master password. Never logged, never serialised: `Debug` shows `<redacted>` and
 /// it implements no `Serialize`.
@@ -202,40 +134,6 @@ impl Default for DeployOptions {
     }
 }
 
-/// Where one resource stands in a running deploy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    /// Work on it began.
-    Started,
-    /// Done (created, adopted, updated or unchanged).
-    Done,
-    /// It failed; `message` has the resource, the AWS code and message.
-    Failed,
-    /// Not attempted: switched off, a dependency failed, or the deploy was cancelled.
-    Skipped,
-    /// Deleted by the rollback.
-    RolledBack,
-}
-
-/// A progress report: `step` of `total` resources finished.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployEvent {
-    /// Resources finished so far (this one included when it just finished); rollback events
-    /// count the deletions.
-    pub step: usize,
-    /// Resources the deploy works on (those not switched off).
-    pub total: usize,
-    pub resource: Resource,
-    /// What was done (none while it is being worked on, and for rollback events).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
-    pub state: StepState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub message: String,
-}
-
 /// What the daemon gives the engine to report through. Calls come from concurrent branches;
 /// `blueprint_changed` calls are serialised and each carries the whole current blueprint (write
 /// it atomically).
@@ -261,128 +159,6 @@ pub struct NoopSink;
 impl DeploySink for NoopSink {
     async fn progress(&self, _event: &DeployEvent) {}
     async fn blueprint_changed(&self, _blueprint: &Blueprint) {}
-}
-
-/// How a deploy ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every resource is in place.
-    Success,
-    /// Some resources failed or were skipped because of a failure; the rest is in place.
-    Partial,
-    /// Some resources failed and what this run created was rolled back.
-    RolledBack,
-    /// Cancelled before the end.
-    Cancelled,
-}
-
-/// The error of one resource: which, during which AWS call, and AWS's code and message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{resource}: {operation} in '{region}': {code}: {message}")]
-pub struct StepError {
-    pub resource: Resource,
-    /// The AWS call (`ec2:RunInstances`) or the engine's check (`pockitect:check`).
-    pub operation: String,
-    pub region: String,
-    /// AWS's error code (`InvalidAMIID.NotFound`), or the engine's (`NotFound`, `Conflict`).
-    pub code: String,
-    pub message: String,
-}
-
-/// The end state of one resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResourceResult {
-    pub resource: Resource,
-    pub action: Action,
-    pub state: StepState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<StepError>,
-}
-
-/// What a user needs at the end.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outputs {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub public_ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_ip: Option<String>,
-    /// `ssh -i <key> <user>@<ip>` (none for Windows or without a key pair).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssh_command: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_key_path: Option<String>,
-    /// `address:port`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub db_endpoint: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate_arn: Option<String>,
-    /// DNS records to create so ACM can issue the certificate.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub certificate_validation_records: Vec<DnsRecord>,
-}
-
-/// A resource this run created (what a rollback deletes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Created {
-    pub resource: Resource,
-    pub id: String,
-}
-
-/// The result of a deploy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployReport {
-    pub project: String,
-    pub region: String,
-    pub outcome: Outcome,
-    /// Every resource of the graph, in dependency order.
-    pub resources: Vec<ResourceResult>,
-    pub outputs: Outputs,
-    /// What this run created, in creation order.
-    pub created: Vec<Created>,
-    /// What the rollback deleted, newest first.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub rolled_back: Vec<Created>,
-    /// Deletions the rollback could not finish (left for `destroy`).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub rollback_errors: Vec<StepError>,
-    /// Validation warnings (they do not stop a deploy).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub warnings: Vec<String>,
-    pub duration_ms: u64,
-}
-
-impl DeployReport {
-    /// The errors of the resources that failed.
-    pub fn errors(&self) -> impl Iterator<Item = &StepError> {
-        self.resources.iter().filter_map(|r| r.error.as_ref())
-    }
-
-    /// The result of one resource.
-    pub fn get(&self, resource: Resource) -> Option<&ResourceResult> {
-        self.resources.iter().find(|r| r.resource == resource)
-    }
-
-    /// How many resources ended with `action` and `state: done`.
-    pub fn count_done(&self, action: Action) -> usize {
-        self.resources
-            .iter()
-            .filter(|r| r.action == action && r.state == StepState::Done)
-            .count()
-    }
-
-    /// True when everything is in place.
-    pub fn is_success(&self) -> bool {
-        self.outcome == Outcome::Success
-    }
 }
 
 /// Why a deploy or plan could not run at all (resource failures are in the report instead).

@@ -13,6 +13,7 @@ use aws_sdk_ec2::types::{
 use pockitect_blueprint::{SubnetType, VpcMode};
 
 use super::engine::{Found, Run, lock};
+use super::util::EngineError;
 use super::util::{
     CODE_CONFLICT, CODE_INVALID, CODE_NOT_FOUND, Ipv4Block, project_tags, sdk_code, shared_tags,
 };

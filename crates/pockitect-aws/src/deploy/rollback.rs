@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::engine::Run;
+use super::graph::Node;
 use super::graph::Section;
+use super::util::EngineError;
 use super::util::partition;
 use super::{Created, DeploySink, Resource, StepError};
 use crate::lookup::{GLOBAL, Key, describe_targets, key_of};

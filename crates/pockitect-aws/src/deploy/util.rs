@@ -8,6 +8,7 @@ use aws_sdk_sts::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::time::Instant;
 
+use super::graph::Node;
 use super::{Resource, StepError};
 use crate::AwsError;
 
@@ -18,13 +19,27 @@ pub(crate) const CODE_TIMEOUT: &str = "Timeout";
 pub(crate) const CODE_INVALID: &str = "InvalidBlueprint";
 pub(crate) const CHECK: &str = "pockitect:check";
 
-impl StepError {
-    pub(crate) fn new(
+/// How the engine builds and reads [`StepError`]s (the type is the wire protocol's).
+pub(crate) trait EngineError: Sized {
+    /// A failure of the engine's own check (`pockitect:check`).
+    fn new(resource: Resource, region: &str, code: &str, message: impl Into<String>) -> Self;
+    fn from_aws(resource: Resource, e: AwsError) -> Self;
+    /// A failed SDK call, with AWS's code and message.
+    fn sdk<E, R>(
         resource: Resource,
+        operation: &'static str,
         region: &str,
-        code: &str,
-        message: impl Into<String>,
-    ) -> Self {
+        err: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug;
+    /// True for AWS's "it does not exist" answers.
+    fn is_not_found(&self) -> bool;
+}
+
+impl EngineError for StepError {
+    fn new(resource: Resource, region: &str, code: &str, message: impl Into<String>) -> Self {
         StepError {
             resource,
             operation: CHECK.to_owned(),
@@ -34,7 +49,7 @@ impl StepError {
         }
     }
 
-    pub(crate) fn from_aws(resource: Resource, e: AwsError) -> Self {
+    fn from_aws(resource: Resource, e: AwsError) -> Self {
         match e {
             AwsError::Api {
                 operation,
@@ -58,7 +73,7 @@ impl StepError {
         }
     }
 
-    pub(crate) fn sdk<E, R>(
+    fn sdk<E, R>(
         resource: Resource,
         operation: &'static str,
         region: &str,
@@ -71,8 +86,7 @@ impl StepError {
         StepError::from_aws(resource, AwsError::from_sdk(operation, region, err))
     }
 
-    /// True for AWS's "it does not exist" answers.
-    pub(crate) fn is_not_found(&self) -> bool {
+    fn is_not_found(&self) -> bool {
         is_not_found_code(&self.code)
     }
 }

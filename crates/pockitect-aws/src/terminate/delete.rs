@@ -78,8 +78,7 @@ impl Executor for AwsExecutor {
         deadline: Instant,
         cancel: CancellationToken,
     ) -> Vec<Result<String, Failure>> {
-        let targets: Vec<TerminateTarget> =
-            items.iter().map(|i| super::target_of(&i.record)).collect();
+        let targets: Vec<TerminateTarget> = items.iter().map(|i| i.record.target()).collect();
         let mut results: Vec<Option<Result<String, Failure>>> = vec![None; items.len()];
         let mut delay = POLL_FIRST;
         let mut last_state: Vec<Option<String>> = vec![None; items.len()];

@@ -37,15 +37,19 @@ mod plan;
 mod run;
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
 use pockitect_proto::{ResourceRecord, ResourceType, TerminateTarget};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::Aws;
+
+/// The terminate engine's reports are the wire protocol's terminate payloads.
+pub use pockitect_proto::terminate::{
+    DeletionPlan, ItemResult, Layer, Outcome, PlannedDelete, SkipKind, Skipped, TerminateAction,
+    TerminateReport,
+};
 
 pub use discover::discover_project;
 pub use plan::plan;
@@ -95,60 +99,8 @@ impl Default for TerminateOptions {
     }
 }
 
-/// Why a resource is left alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipKind {
-    /// AWS does not know it (already deleted).
-    NotFound,
-    /// Its tags could not be read (AccessDenied, …), so it cannot be checked.
-    Unreadable,
-    /// Tagged `pockitect:protect=true`.
-    Protected,
-    /// The region's default VPC.
-    DefaultVpc,
-    /// A VPC's default security group or main route table: they go with the VPC.
-    DefaultResource,
-    /// Tagged for another project.
-    OtherProject,
-    /// Not tagged as managed by Pockitect (or not for this project), and no `force`.
-    NotManaged,
-    /// A shared per-environment VPC (or its parts) that several projects use.
-    Shared,
-    /// Borrowed by the project (a default or existing VPC, its subnets, an existing key pair).
-    Borrowed,
-}
-
-/// A resource left alone, with the reason shown to the user.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
-    pub record: ResourceRecord,
-    pub kind: SkipKind,
-    pub reason: String,
-}
-
-/// A resource the plan deletes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PlannedDelete {
-    /// As described right before planning (tags, state, details).
-    pub record: ResourceRecord,
-    /// The VPC it was found in, when it was not asked for explicitly.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub found_in: Option<String>,
-    /// A warning for the user (e.g. a VPC that keeps a skipped child will not be deletable).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// Resources deleted together, in parallel; every layer waits for the previous one.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Layer {
-    pub index: usize,
-    pub items: Vec<PlannedDelete>,
-}
-
-/// What a terminate will do: the dry run's answer and [`execute`]'s input.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// What a terminate will do: [`execute`]'s input (its dry run answers [`TerminatePlan::view`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct TerminatePlan {
     /// Non-empty layers, in order.
     pub layers: Vec<Layer>,
@@ -156,7 +108,6 @@ pub struct TerminatePlan {
     /// The projects this terminate acts for: the option's project, or the projects of the
     /// resources asked for. A child tagged for any other project is skipped.
     pub projects: BTreeSet<String>,
-    #[serde(skip)]
     pub options: TerminateOptions,
 }
 
@@ -178,6 +129,15 @@ impl TerminatePlan {
             skipped: Vec::new(),
             projects: options.project.iter().cloned().collect(),
             options,
+        }
+    }
+
+    /// The plan as a dry run shows it.
+    pub fn view(&self) -> DeletionPlan {
+        DeletionPlan {
+            layers: self.layers.clone(),
+            skipped: self.skipped.clone(),
+            projects: self.projects.clone(),
         }
     }
 
@@ -220,38 +180,6 @@ pub fn layer_of(kind: ResourceType) -> usize {
         | ResourceType::RouteTable
         | ResourceType::InternetGateway => 3,
         ResourceType::Vpc => 4,
-    }
-}
-
-/// Where a resource's deletion stands, as reported to the sink.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TerminateAction {
-    /// The delete call is being made.
-    Deleting,
-    /// Deletion started; waiting until AWS reports it gone (instances, RDS, NAT gateways).
-    Waiting,
-    /// Failed for a dependency; tried again in the next pass.
-    Retrying,
-    Deleted,
-    /// Gone before it was deleted.
-    AlreadyGone,
-    Failed,
-    /// Not attempted: the request was cancelled.
-    Cancelled,
-}
-
-impl fmt::Display for TerminateAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TerminateAction::Deleting => "deleting",
-            TerminateAction::Waiting => "waiting",
-            TerminateAction::Retrying => "retrying",
-            TerminateAction::Deleted => "deleted",
-            TerminateAction::AlreadyGone => "already_gone",
-            TerminateAction::Failed => "failed",
-            TerminateAction::Cancelled => "cancelled",
-        })
     }
 }
 
@@ -304,88 +232,6 @@ impl TerminateSink for NoopSink {
     }
 
     async fn skipped(&self, _record: &ResourceRecord, _reason: &str) {}
-}
-
-/// How one resource ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Deleted,
-    /// Gone before this run deleted it (counted as deleted).
-    AlreadyGone,
-    Skipped,
-    Failed,
-    /// Not attempted (or not waited for) because the request was cancelled.
-    Cancelled,
-}
-
-/// The end of one resource.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ItemResult {
-    pub target: TerminateTarget,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub outcome: Outcome,
-    /// AWS's error code for a failure (`DependencyViolation`), the skip kind for a skip.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    pub message: String,
-}
-
-/// What a terminate did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TerminateReport {
-    /// Deleted, or found already gone while deleting.
-    pub deleted: usize,
-    pub skipped: usize,
-    pub failed: usize,
-    /// Not attempted because the request was cancelled.
-    pub cancelled: usize,
-    /// One per planned or skipped resource: skips first, then in deletion order.
-    pub results: Vec<ItemResult>,
-}
-
-impl TerminateReport {
-    /// Everything planned was deleted (skips are not failures).
-    pub fn is_success(&self) -> bool {
-        self.failed == 0 && self.cancelled == 0
-    }
-
-    pub fn get(&self, kind: ResourceType, id: &str) -> Option<&ItemResult> {
-        self.results
-            .iter()
-            .find(|r| r.target.kind == kind && r.target.id == id)
-    }
-
-    fn push(
-        &mut self,
-        record: &ResourceRecord,
-        outcome: Outcome,
-        code: Option<String>,
-        message: String,
-    ) {
-        match outcome {
-            Outcome::Deleted | Outcome::AlreadyGone => self.deleted += 1,
-            Outcome::Skipped => self.skipped += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::Cancelled => self.cancelled += 1,
-        }
-        self.results.push(ItemResult {
-            target: target_of(record),
-            name: record.name.clone(),
-            outcome,
-            code,
-            message,
-        });
-    }
-}
-
-fn target_of(r: &ResourceRecord) -> TerminateTarget {
-    TerminateTarget {
-        id: r.id.clone(),
-        kind: r.kind,
-        region: r.region.clone(),
-    }
 }
 
 /// Deletes what the plan says, layer by layer. Never fails as a whole: each resource's end is
