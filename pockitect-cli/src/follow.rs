@@ -24,6 +24,9 @@ pub enum CliError {
     Io(String),
     #[error("{0}")]
     NotFound(String),
+    /// The daemon answered with an event this CLI cannot read.
+    #[error("{0}")]
+    Protocol(String),
     #[error("{0}")]
     Bus(#[from] pockitect_bus::BusError),
 }
@@ -35,7 +38,7 @@ impl CliError {
             CliError::Usage(_) => exit::USAGE,
             CliError::Invalid(_) => exit::INVALID,
             CliError::Timeout(_) => exit::TIMEOUT,
-            CliError::Io(_) => exit::FAILURE,
+            CliError::Io(_) | CliError::Protocol(_) => exit::FAILURE,
             CliError::NotFound(_) => exit::NOT_FOUND,
         }
     }
@@ -150,4 +153,16 @@ pub fn exit_code_of(terminal: &Envelope) -> i32 {
             .and_then(|c| serde_json::from_value::<ErrorCode>(c.clone()).ok())
             .map_or(exit::FAILURE, ErrorCode::exit_code),
     }
+}
+
+/// The error for a terminal event this CLI cannot read as the answer it asked for: most likely
+/// the CLI and the daemon are of different versions.
+pub fn unexpected(t: &Envelope) -> CliError {
+    let why = match t.decode() {
+        Err(e) => e.to_string(),
+        Ok(e) => format!("a '{}' event", e.kind()),
+    };
+    CliError::Protocol(format!(
+        "cannot read the daemon's answer ({why}); are the CLI and the daemon the same version? ('pockitect doctor' shows the daemon's)"
+    ))
 }

@@ -1,6 +1,6 @@
 //! Rendering helpers: aligned tables, one-line event summaries, JSON lines.
 
-use pockitect_proto::Envelope;
+use pockitect_proto::{Envelope, Event};
 
 /// Prints rows as left-aligned columns separated by two spaces.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
@@ -51,17 +51,13 @@ pub fn event_line(env: &Envelope) -> String {
     if let Some(p) = &env.project_id {
         s.push_str(&format!(" [{p}]"));
     }
+    let event = env.decode().ok();
     if let Some(m) = env.message() {
         s.push_str(&format!("  {m}"));
-    } else if let (Some(step), Some(total)) = (env.data.get("step"), env.data.get("total")) {
+    } else if let Some(Event::ScanChunk(c)) = &event {
+        s.push_str(&format!("  {}: {} resources", c.region, c.records.len()));
+    } else if let Some((step, total)) = event.as_ref().and_then(Event::progress) {
         s.push_str(&format!("  {step}/{total}"));
-    } else if let Some(region) = env.data.get("region").and_then(|r| r.as_str()) {
-        let n = env
-            .data
-            .get("records")
-            .and_then(|r| r.as_array())
-            .map_or(0, Vec::len);
-        s.push_str(&format!("  {region}: {n} resources"));
     }
     s
 }

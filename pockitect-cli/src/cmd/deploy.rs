@@ -7,12 +7,13 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use pockitect_blueprint::{Blueprint, ProjectStore, ValidationContext, validate};
 use pockitect_bus::Bus;
+use pockitect_proto::deploy::{Outputs, StepState};
+use pockitect_proto::payload::PlanReady;
 use pockitect_proto::{
-    BlueprintRef, Command, DeployArgs as WireDeployArgs, ProjectRef, Status, exit,
+    BlueprintRef, Command, DeployArgs as WireDeployArgs, Event, ProjectRef, Status, exit,
 };
-use serde_json::Value;
 
-use crate::follow::{CliError, ensure_daemon, exit_code_of, follow, send_and_follow};
+use crate::follow::{CliError, ensure_daemon, exit_code_of, follow, send_and_follow, unexpected};
 use crate::{Global, output};
 
 #[derive(Debug, clap::Args)]
@@ -96,35 +97,28 @@ pub async fn plan(g: &Global, bus: &Bus, a: PlanArgs) -> Result<i32, CliError> {
         eprintln!("error: {}", t.message().unwrap_or("plan failed"));
         return Ok(exit_code_of(&t));
     }
-    let plan = &t.data["plan"];
-    let rows: Vec<Vec<String>> = plan["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| {
-                    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-                    vec![
-                        s("resource"),
-                        s("action"),
-                        s("id"),
-                        if r["error"].is_null() {
-                            s("detail")
-                        } else {
-                            s("error")
-                        },
-                    ]
-                })
-                .collect()
+    let Ok(Event::Plan(PlanReady { plan, warnings })) = t.decode() else {
+        return Err(unexpected(&t));
+    };
+    let rows: Vec<Vec<String>> = plan
+        .resources
+        .iter()
+        .map(|r| {
+            vec![
+                r.resource.to_string(),
+                r.action.to_string(),
+                r.id.clone().unwrap_or_default(),
+                r.error
+                    .clone()
+                    .or_else(|| r.detail.clone())
+                    .unwrap_or_default(),
+            ]
         })
-        .unwrap_or_default();
-    out!(
-        "Plan for '{}' in {}:",
-        plan["project"].as_str().unwrap_or("?"),
-        plan["region"].as_str().unwrap_or("?")
-    );
+        .collect();
+    out!("Plan for '{}' in {}:", plan.project, plan.region);
     output::table(&["resource", "action", "id", "detail"], &rows);
-    for w in t.data["warnings"].as_array().into_iter().flatten() {
-        eprintln!("warning: {}", w.as_str().unwrap_or_default());
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
     Ok(exit::SUCCESS)
 }
@@ -191,25 +185,25 @@ pub async fn deploy(g: &Global, bus: &Bus, a: DeployArgs) -> Result<i32, CliErro
             output::json_line(e);
             return;
         }
-        if e.kind == "deploy_progress" {
-            let d = &e.data;
-            bar.set_length(d["total"].as_u64().unwrap_or(0));
-            bar.set_position(d["step"].as_u64().unwrap_or(0));
-            let state = d["state"].as_str().unwrap_or("");
-            let resource = d["resource"].as_str().unwrap_or("");
-            bar.set_message(format!(
-                "{resource}: {}",
-                d["message"].as_str().unwrap_or(state)
-            ));
-            if matches!(state, "done" | "failed" | "skipped" | "rolled_back") {
-                let id = d["id"]
-                    .as_str()
-                    .map(|i| format!(" {i}"))
-                    .unwrap_or_default();
-                let action = d["action"].as_str().unwrap_or(state);
+        if let Ok(Event::DeployProgress(d)) = e.decode() {
+            bar.set_length(d.total as u64);
+            bar.set_position(d.step as u64);
+            bar.set_message(format!("{}: {}", d.resource, d.message));
+            if d.state != StepState::Started {
+                let id = d.id.map(|i| format!(" {i}")).unwrap_or_default();
+                let action = d.action.map_or_else(
+                    || {
+                        serde_json::to_value(d.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    },
+                    |a| a.to_string(),
+                );
                 bar.println(format!(
-                    "  {resource:<18} {action:<10}{id}  {}",
-                    d["message"].as_str().unwrap_or("")
+                    "  {:<18} {action:<10}{id}  {}",
+                    d.resource.as_str(),
+                    d.message
                 ));
             }
         }
@@ -225,25 +219,38 @@ pub async fn deploy(g: &Global, bus: &Bus, a: DeployArgs) -> Result<i32, CliErro
                 eprintln!("{m}");
             }
         }
-        print_outputs(&t.data["report"]["outputs"]);
+        if let Ok(Event::DeployComplete(done)) = t.decode() {
+            print_outputs(&done.report.outputs);
+        }
     }
     Ok(exit_code_of(&t))
 }
 
-fn print_outputs(o: &Value) {
-    let Some(map) = o.as_object() else { return };
-    let rows: Vec<Vec<String>> = map
+/// The outputs a user needs, one row each, in a fixed order; absent ones are left out.
+fn print_outputs(o: &Outputs) {
+    let records = o
+        .certificate_validation_records
         .iter()
-        .filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
-        .map(|(k, v)| {
-            vec![
-                k.clone(),
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
-            ]
-        })
-        .collect();
+        .map(|r| format!("{} {} {}", r.name, r.record_type, r.value))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let rows: Vec<Vec<String>> = [
+        ("public_ip", o.public_ip.clone()),
+        ("private_ip", o.private_ip.clone()),
+        ("ssh_command", o.ssh_command.clone()),
+        ("private_key_path", o.private_key_path.clone()),
+        ("instance_id", o.instance_id.clone()),
+        ("db_endpoint", o.db_endpoint.clone()),
+        ("bucket", o.bucket.clone()),
+        ("certificate_arn", o.certificate_arn.clone()),
+        (
+            "certificate_validation_records",
+            (!records.is_empty()).then_some(records),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| vec![k.to_owned(), v]))
+    .collect();
     if !rows.is_empty() {
         output::table(&["output", "value"], &rows);
     }
@@ -263,70 +270,32 @@ pub async fn status(g: &Global, bus: &Bus, a: StatusArgs) -> Result<i32, CliErro
         eprintln!("error: {}", t.message().unwrap_or("not found"));
         return Ok(exit_code_of(&t));
     }
-    let bp = &t.data["blueprint"];
+    let Ok(Event::Project(detail)) = t.decode() else {
+        return Err(unexpected(&t));
+    };
     if g.json {
-        out!("{bp}");
+        out!("{}", detail.blueprint);
         return Ok(exit::SUCCESS);
     }
-    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
-    // A part the blueprint does not ask for says so, rather than its default "pending".
-    let part = |section: &Value, wanted: bool| {
-        if wanted && !section.is_null() {
-            s(&section["status"])
-        } else {
-            "not wanted".to_owned()
-        }
-    };
-    let sec = &bp["security"];
+    let summary = &detail.summary;
     out!(
         "{} ({}) in {}",
-        s(&bp["project"]["name"]),
+        summary.name.as_deref().unwrap_or_default(),
         a.project,
-        s(&bp["project"]["region"])
+        summary.region.as_deref().unwrap_or_default()
     );
-    let rows = vec![
-        vec![
-            "network".into(),
-            s(&bp["network"]["status"]),
-            s(&bp["network"]["vpc_id"]),
-        ],
-        vec![
-            "compute".into(),
-            s(&bp["compute"]["status"]),
-            format!(
-                "{} {}",
-                s(&bp["compute"]["instance_id"]),
-                s(&bp["compute"]["public_ip"])
-            )
-            .trim()
-            .to_owned(),
-        ],
-        vec![
-            "database".into(),
-            part(&bp["data"]["db"], true),
-            s(&bp["data"]["db"]["endpoint"]),
-        ],
-        vec![
-            "bucket".into(),
-            part(&bp["data"]["s3_bucket"], true),
-            s(&bp["data"]["s3_bucket"]["name"]),
-        ],
-        vec![
-            "key pair".into(),
-            part(&sec["key_pair"], sec["key_pair"]["mode"] != "none"),
-            s(&bp["security"]["key_pair"]["private_key_path"]),
-        ],
-        vec![
-            "iam role".into(),
-            part(&sec["iam_role"], sec["iam_role"]["enabled"] != false),
-            s(&bp["security"]["iam_role"]["arn"]),
-        ],
-        vec![
-            "certificate".into(),
-            part(&sec["certificate"], sec["certificate"]["mode"] != "skip"),
-            s(&bp["security"]["certificate"]["cert_arn"]),
-        ],
-    ];
+    let rows: Vec<Vec<String>> = summary
+        .parts
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.status.clone(),
+                p.id.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
     output::table(&["part", "status", "id / address"], &rows);
+    print_outputs(&detail.outputs);
     Ok(exit::SUCCESS)
 }

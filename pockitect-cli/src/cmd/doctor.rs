@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pockitect_bus::Bus;
-use pockitect_proto::{Command, Empty, Status, exit};
+use pockitect_proto::payload::AwsCheck;
+use pockitect_proto::{Command, Empty, Event, exit};
 use serde_json::json;
 
 use crate::follow::{CliError, send_and_follow};
@@ -23,26 +24,33 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
     let eviction = policy.as_deref().and_then(pockitect_bus::eviction_warning);
     let daemons = bus.daemons().await.unwrap_or_default();
     let (waiting, pending) = bus.backlog().await.unwrap_or((0, 0));
-    let mut aws = json!(null);
+    let mut aws = AwsCheck {
+        ok: false,
+        identity: None,
+        code: None,
+        message: None,
+    };
+    let failed = |message: String| AwsCheck {
+        ok: false,
+        identity: None,
+        code: None,
+        message: Some(message),
+    };
     if !daemons.is_empty() {
         let q = Global {
             queue: false,
             timeout: Some(g.timeout.unwrap_or(20.0)),
             ..g.clone()
         };
-        match send_and_follow(&q, bus, &Command::DaemonInfo(Empty {}), |_| {}).await {
-            Ok(t) if t.status == Some(Status::Success) => {
-                aws = t.data.get("aws").cloned().unwrap_or_default()
-            }
-            Ok(t) => {
-                aws = json!({"ok": false, "message": t.message().unwrap_or("daemon_info failed")})
-            }
-            Err(e) => aws = json!({"ok": false, "message": e.to_string()}),
-        }
+        aws = match send_and_follow(&q, bus, &Command::DaemonInfo(Empty {}), |_| {}).await {
+            Ok(t) => match t.decode() {
+                Ok(Event::DaemonInfo(info)) => info.aws,
+                _ => failed(t.message().unwrap_or("daemon_info failed").to_owned()),
+            },
+            Err(e) => failed(e.to_string()),
+        };
     }
-    ok &= redis.is_ok()
-        && !daemons.is_empty()
-        && aws.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
+    ok &= redis.is_ok() && !daemons.is_empty() && aws.ok;
     if g.json {
         out!(
             "{}",
@@ -114,22 +122,18 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
             &rows,
         );
     }
-    let aws_ok = aws.get("ok").and_then(|v| v.as_bool()).unwrap_or(false);
-    if aws_ok {
-        let id = &aws["identity"];
+    if let (true, Some(id)) = (aws.ok, &aws.identity) {
         out!(
             "{} aws      account {} as {}",
             mark(true),
-            id["account"].as_str().unwrap_or("?"),
-            id["arn"].as_str().unwrap_or("?")
+            id.account,
+            id.arn
         );
     } else if !daemons.is_empty() {
         out!(
             "{} aws      {}",
             mark(false),
-            aws.get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or("unknown")
+            aws.message.as_deref().unwrap_or("unknown")
         );
         out!(
             "         configure credentials for the daemon (AWS_PROFILE, env keys, SSO) or set AWS_ENDPOINT_URL for a sandbox"

@@ -4,13 +4,13 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use pockitect_bus::Bus;
+use pockitect_proto::terminate::DeletionPlan;
 use pockitect_proto::{
-    Command, DestroyArgs as WireDestroy, Envelope, PowerAction, PowerArgs as WirePower,
+    Command, DestroyArgs as WireDestroy, Envelope, Event, PowerAction, PowerArgs as WirePower,
     ResourceType, TerminateArgs as WireTerminate, TerminateTarget, exit,
 };
-use serde_json::Value;
 
-use crate::follow::{CliError, exit_code_of, send_and_follow};
+use crate::follow::{CliError, exit_code_of, send_and_follow, unexpected};
 use crate::{Global, output};
 
 #[derive(Debug, clap::Args)]
@@ -67,7 +67,7 @@ pub struct DestroyArgs {
 fn print_event(g: &Global, e: &Envelope) {
     if g.json {
         output::json_line(e);
-    } else if e.kind.ends_with("_progress") || e.kind == "terminate_skipped" {
+    } else if e.decode().is_ok_and(|e| e.is_progress()) {
         eprintln!("{}", output::event_line(e));
     }
 }
@@ -143,30 +143,23 @@ fn read_targets(a: &TerminateArgs) -> Result<Vec<TerminateTarget>, CliError> {
 }
 
 /// Prints the dry-run plan: each layer in order, then what is skipped and why.
-fn print_plan(data: &Value) {
-    let plan = &data["plan"];
+fn print_plan(plan: &DeletionPlan) {
     let mut rows = Vec::new();
-    for (n, layer) in plan["layers"].as_array().into_iter().flatten().enumerate() {
-        for item in layer["items"].as_array().into_iter().flatten() {
-            let r = &item["record"];
-            let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    for (n, layer) in plan.layers.iter().enumerate() {
+        for item in &layer.items {
+            let r = &item.record;
             rows.push(vec![
                 (n + 1).to_string(),
-                s(&r["type"]),
-                s(&r["id"]),
-                s(&r["region"]),
-                s(&r["name"]),
+                r.kind.to_string(),
+                r.id.clone(),
+                r.region.clone(),
+                r.name.clone().unwrap_or_default(),
             ]);
         }
     }
     output::table(&["order", "type", "id", "region", "name"], &rows);
-    for s in plan["skipped"].as_array().into_iter().flatten() {
-        eprintln!(
-            "skip {} {}: {}",
-            s["record"]["type"].as_str().unwrap_or(""),
-            s["record"]["id"].as_str().unwrap_or(""),
-            s["reason"].as_str().unwrap_or("")
-        );
+    for s in &plan.skipped {
+        eprintln!("skip {} {}: {}", s.record.kind, s.record.id, s.reason);
     }
 }
 
@@ -188,16 +181,17 @@ async fn confirm_then_run(
         output::json_line(&plan);
         return Ok(exit::SUCCESS);
     }
+    let deletions = match plan.decode() {
+        Ok(Event::TerminateComplete(t) | Event::DestroyComplete(t)) => t.plan.unwrap_or_default(),
+        _ => return Err(unexpected(&plan)),
+    };
     if !g.json {
-        print_plan(&plan.data);
+        print_plan(&deletions);
     }
     if dry_only {
         return Ok(exit::SUCCESS);
     }
-    if plan.data["plan"]["layers"].as_array().is_none_or(|l| {
-        l.iter()
-            .all(|l| l["items"].as_array().is_none_or(Vec::is_empty))
-    }) {
+    if deletions.total() == 0 {
         eprintln!("nothing to delete");
         return Ok(exit::SUCCESS);
     }
@@ -259,8 +253,8 @@ pub async fn refresh(g: &Global, bus: &Bus, a: RefreshArgs) -> Result<i32, CliEr
     let t = send_and_follow(g, bus, &cmd, |e| {
         if g.json {
             output::json_line(e);
-        } else if e.kind == "resource_changed" {
-            eprintln!("{}", e.message().unwrap_or_default());
+        } else if let Ok(Event::ResourceChanged(c)) = e.decode() {
+            eprintln!("{}", c.message);
         }
     })
     .await?;

@@ -1,7 +1,7 @@
 use pockitect_bus::Bus;
-use pockitect_proto::{Command, Empty, Status};
+use pockitect_proto::{Command, Empty, Event, Projects, Status};
 
-use crate::follow::{CliError, exit_code_of, send_and_follow};
+use crate::follow::{CliError, exit_code_of, send_and_follow, unexpected};
 use crate::{Global, output};
 
 pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
@@ -13,34 +13,34 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
         );
         return Ok(exit_code_of(&t));
     }
-    let projects = t.data.get("projects").cloned().unwrap_or_default();
+    let Ok(Event::Projects(Projects { projects })) = t.decode() else {
+        return Err(unexpected(&t));
+    };
     if g.json {
-        out!("{projects}");
+        out!("{}", serde_json::to_string(&projects).unwrap_or_default());
         return Ok(0);
     }
-    let s =
-        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
     let rows: Vec<Vec<String>> = projects
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| {
-                    let valid = p.get("valid").and_then(|v| v.as_bool()).unwrap_or(false);
-                    vec![
-                        s(p, "slug"),
-                        s(p, "name"),
-                        s(p, "region"),
-                        s(p, "status"),
-                        if valid { "yes".into() } else { "NO".into() },
-                    ]
-                })
-                .collect()
+        .into_iter()
+        .map(|p| {
+            let (deployed, wanted) = p.deployed();
+            vec![
+                p.slug,
+                p.name.unwrap_or_default(),
+                p.region.unwrap_or_default(),
+                p.status.unwrap_or_default(),
+                format!("{deployed}/{wanted}"),
+                if p.valid { "yes".into() } else { "NO".into() },
+            ]
         })
-        .unwrap_or_default();
+        .collect();
     if rows.is_empty() {
         eprintln!("no projects yet");
     } else {
-        output::table(&["slug", "name", "region", "status", "valid"], &rows);
+        output::table(
+            &["slug", "name", "region", "status", "deployed", "valid"],
+            &rows,
+        );
     }
     Ok(0)
 }
