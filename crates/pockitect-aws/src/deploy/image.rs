@@ -4,8 +4,8 @@
 use aws_sdk_ec2::types::{Image, PlatformValues};
 use pockitect_blueprint::ImageRef;
 
+use super::ec2::filter;
 use super::engine::{Run, lock};
-use super::network::filter;
 use super::util::{CODE_INVALID, CODE_NOT_FOUND};
 use super::{DeploySink, Resource, StepError};
 
