@@ -1,7 +1,8 @@
-//! Projects as the daemon lists them. The list is read leniently: whatever fields an entry has
-//! are kept and shown; only a slug (or a name to make one from) is needed.
+//! Projects as the daemon reports them: the one place that reads a project list or a project's
+//! details out of an event. The list is read leniently: whatever fields an entry has are kept
+//! and shown; only a slug (or a name to make one from) is needed.
 
-use pockitect_proto::ResourceType;
+use pockitect_proto::{Envelope, ResourceType};
 use serde_json::Value;
 
 use crate::resources::{ProjectResources, short_type};
@@ -117,6 +118,32 @@ pub fn deployed_summary(p: Option<&ProjectResources>) -> String {
         }
     }
     parts.join(" · ")
+}
+
+/// The lines of the details dialog for a `project` answer.
+pub fn details_of(env: &Envelope) -> Vec<String> {
+    let slug = env
+        .data
+        .pointer("/blueprint/project/slug")
+        .and_then(Value::as_str)
+        .or(env.project_id.as_deref())
+        .unwrap_or("project");
+    details_lines(slug, &env.data)
+}
+
+/// The lines of the details dialog when the daemon cannot be asked: the entry from the list.
+pub fn offline_details(row: &ProjectRow) -> Vec<String> {
+    let mut lines = vec![
+        "Not connected to Redis: this is the entry from the last list.".to_owned(),
+        String::new(),
+    ];
+    lines.extend(
+        serde_json::to_string_pretty(&row.raw)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned),
+    );
+    lines
 }
 
 /// The lines of the details dialog: outputs first (what a user comes for), then the blueprint.

@@ -23,7 +23,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn frame(f: &mut Frame, t: Theme, r: Rect, title: &str, hints: &[keys::Binding]) -> Rect {
+fn frame(f: &mut Frame, t: Theme, r: Rect, title: &str, hints: &[keys::Hint]) -> Rect {
     f.render_widget(Clear, r);
     let block = Block::bordered()
         .padding(Padding::horizontal(1))
@@ -62,22 +62,23 @@ pub(super) fn render(model: &Model, ov: &Overlay, f: &mut Frame, area: Rect) {
     }
 }
 
+/// Every key of the global table and of the tab's, as the tables that dispatch them say.
 fn help(model: &Model, f: &mut Frame, area: Rect) {
     let t = model.theme;
-    let row = |(k, what): &keys::Binding| {
+    let row = |(k, what): (String, &'static str)| {
         Line::from(vec![
             Span::styled(format!("  {k:<16}"), t.key()),
-            Span::raw(*what),
+            Span::raw(what),
         ])
     };
     let mut lines = vec![Line::from(Span::styled("Everywhere", t.title()))];
-    lines.extend(keys::GLOBAL.iter().map(row));
+    lines.extend(keys::help(keys::GLOBAL).into_iter().map(row));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         format!("{} tab", model.tab.title()),
         t.title(),
     )));
-    lines.extend(keys::for_tab(model.tab).iter().map(row));
+    lines.extend(model.tab.help().into_iter().map(row));
     let h = u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2;
     let r = centered(area, 64, h);
     let inner = frame(f, t, r, "Keys", &[("any key", "close")]);

@@ -157,10 +157,10 @@ fn footer(model: &Model, f: &mut Frame, area: Rect) {
         );
         return;
     }
-    f.render_widget(Paragraph::new(hint_line(t, keys::hints(model.tab))), area);
+    f.render_widget(Paragraph::new(hint_line(t, &model.tab.hints())), area);
 }
 
-fn hint_line(t: Theme, hints: &[keys::Binding]) -> Line<'static> {
+fn hint_line(t: Theme, hints: &[keys::Hint]) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
     for (k, what) in hints {
         spans.push(Span::styled(*k, t.key()));

@@ -7,9 +7,9 @@ use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
 use pockitect_blueprint::DnsRecord;
 
 use super::engine::{Found, Run, lock};
-use super::util::EngineError;
-use super::util::{CODE_INVALID, poll, project_tags, sdk_code, stable_hash};
+use super::util::{CODE_INVALID, poll, project_tags, stable_hash, unless_not_found};
 use super::{Action, DeploySink, Resource, StepError};
+use crate::deploy::util::EngineError;
 
 impl<S: DeploySink> Run<'_, S> {
     fn domain(&self) -> Result<String, StepError> {
@@ -33,22 +33,18 @@ impl<S: DeploySink> Run<'_, S> {
         &self,
         arn: &str,
     ) -> Result<Option<aws_sdk_acm::types::CertificateDetail>, StepError> {
-        match self
+        let answer = self
             .acm
             .describe_certificate()
             .certificate_arn(arn)
             .send()
-            .await
-        {
-            Ok(out) => Ok(out.certificate().cloned()),
-            Err(e) if sdk_code(&e).is_some_and(super::util::is_not_found_code) => Ok(None),
-            Err(e) => Err(StepError::sdk(
-                Resource::Certificate,
-                "acm:DescribeCertificate",
-                &self.region,
-                e,
-            )),
-        }
+            .await;
+        unless_not_found(
+            answer.map(|out| out.certificate().cloned()),
+            Resource::Certificate,
+            "acm:DescribeCertificate",
+            &self.region,
+        )
     }
 
     pub(crate) async fn find_certificate(&self) -> Result<Option<Found>, StepError> {

@@ -11,13 +11,13 @@ use aws_sdk_ec2::types::{
 };
 use pockitect_blueprint::KeyPairMode;
 
+use super::ec2::{filter, has_tag, nonempty, tag_spec};
 use super::engine::{Found, Run, lock};
-use super::network::{filter, has_tag, tag_spec};
-use super::util::EngineError;
 use super::util::{
-    CODE_CONFLICT, CODE_NOT_FOUND, CODE_TIMEOUT, poll, project_tags, sdk_code, stable_hash,
+    CODE_CONFLICT, CODE_NOT_FOUND, CODE_TIMEOUT, poll, project_tags, stable_hash, unless_not_found,
 };
 use super::{Action, DeploySink, Resource, StepError};
+use crate::deploy::util::EngineError;
 
 /// Instance states that still hold an instance (a terminated one is gone for good).
 const LIVE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
@@ -79,11 +79,13 @@ impl<S: DeploySink> Run<'_, S> {
         let r = Resource::KeyPair;
         let name = self.cfg.key_pair_name().into_owned();
         let recorded = self.cfg.security.key_pair.key_pair_id.as_deref();
-        let info = match self.ec2.describe_key_pairs().key_names(&name).send().await {
-            Ok(out) => out.key_pairs().first().cloned(),
-            Err(e) if sdk_code(&e).is_some_and(super::util::is_not_found_code) => None,
-            Err(e) => return Err(StepError::sdk(r, "ec2:DescribeKeyPairs", &self.region, e)),
-        };
+        let answer = self.ec2.describe_key_pairs().key_names(&name).send().await;
+        let info = unless_not_found(
+            answer.map(|out| out.key_pairs().first().cloned()),
+            r,
+            "ec2:DescribeKeyPairs",
+            &self.region,
+        )?;
         let mode = &self.cfg.security.key_pair.mode;
         match info {
             None if *mode == KeyPairMode::Existing => Err(self.err(
@@ -207,28 +209,25 @@ impl<S: DeploySink> Run<'_, S> {
         filters: Vec<aws_sdk_ec2::types::Filter>,
         ids: Vec<String>,
     ) -> Result<Vec<aws_sdk_ec2::types::Instance>, StepError> {
-        match self
+        let answer = self
             .ec2
             .describe_instances()
-            .set_filters((!filters.is_empty()).then_some(filters))
-            .set_instance_ids((!ids.is_empty()).then_some(ids))
+            .set_filters(nonempty(filters))
+            .set_instance_ids(nonempty(ids))
             .send()
-            .await
-        {
-            Ok(out) => Ok(out
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .cloned()
-                .collect()),
-            Err(e) if sdk_code(&e).is_some_and(super::util::is_not_found_code) => Ok(vec![]),
-            Err(e) => Err(StepError::sdk(
-                Resource::Ec2Instance,
-                "ec2:DescribeInstances",
-                &self.region,
-                e,
-            )),
-        }
+            .await;
+        unless_not_found(
+            answer.map(|out| {
+                out.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .cloned()
+                    .collect()
+            }),
+            Resource::Ec2Instance,
+            "ec2:DescribeInstances",
+            &self.region,
+        )
     }
 
     pub(crate) async fn find_instance(&self) -> Result<Option<Found>, StepError> {

@@ -10,9 +10,11 @@ use aws_sdk_s3::types::{
 use pockitect_blueprint::{Bucket, Database};
 
 use super::engine::{Found, Run, lock};
-use super::util::EngineError;
-use super::util::{CODE_CONFLICT, CODE_INVALID, partition, poll, project_tags, sdk_code};
+use super::util::{
+    CODE_CONFLICT, CODE_INVALID, partition, poll, project_tags, sdk_code, unless_not_found,
+};
 use super::{Action, DeploySink, Resource, StepError};
+use crate::deploy::util::EngineError;
 
 fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_rds::types::Tag> {
     tags.iter()
@@ -69,24 +71,18 @@ impl<S: DeploySink> Run<'_, S> {
     pub(crate) async fn find_db_subnet_group(&self) -> Result<Option<Found>, StepError> {
         let r = Resource::DbSubnetGroup;
         let name = self.db_subnet_group_name();
-        let group = match self
+        let answer = self
             .rds
             .describe_db_subnet_groups()
             .db_subnet_group_name(&name)
             .send()
-            .await
-        {
-            Ok(out) => out.db_subnet_groups().first().cloned(),
-            Err(e) if sdk_code(&e).is_some_and(super::util::is_not_found_code) => None,
-            Err(e) => {
-                return Err(StepError::sdk(
-                    r,
-                    "rds:DescribeDBSubnetGroups",
-                    &self.region,
-                    e,
-                ));
-            }
-        };
+            .await;
+        let group = unless_not_found(
+            answer.map(|out| out.db_subnet_groups().first().cloned()),
+            r,
+            "rds:DescribeDBSubnetGroups",
+            &self.region,
+        )?;
         let Some(group) = group else {
             return Ok(None);
         };
@@ -185,22 +181,18 @@ impl<S: DeploySink> Run<'_, S> {
         &self,
         id: &str,
     ) -> Result<Option<aws_sdk_rds::types::DbInstance>, StepError> {
-        match self
+        let answer = self
             .rds
             .describe_db_instances()
             .db_instance_identifier(id)
             .send()
-            .await
-        {
-            Ok(out) => Ok(out.db_instances().first().cloned()),
-            Err(e) if sdk_code(&e).is_some_and(super::util::is_not_found_code) => Ok(None),
-            Err(e) => Err(StepError::sdk(
-                Resource::RdsInstance,
-                "rds:DescribeDBInstances",
-                &self.region,
-                e,
-            )),
-        }
+            .await;
+        unless_not_found(
+            answer.map(|out| out.db_instances().first().cloned()),
+            Resource::RdsInstance,
+            "rds:DescribeDBInstances",
+            &self.region,
+        )
     }
 
     pub(crate) async fn find_db(&self) -> Result<Option<Found>, StepError> {

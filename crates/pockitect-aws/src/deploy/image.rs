@@ -4,11 +4,11 @@
 use aws_sdk_ec2::types::{Image, PlatformValues};
 use pockitect_blueprint::ImageRef;
 
+use super::ec2::filter;
 use super::engine::{Run, lock};
-use super::network::filter;
-use super::util::EngineError;
 use super::util::{CODE_INVALID, CODE_NOT_FOUND};
 use super::{DeploySink, Resource, StepError};
+use crate::deploy::util::EngineError;
 
 /// An image ready to launch.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,6 +27,7 @@
 mod cert;
 mod compute;
 mod data;
+mod ec2;
 mod engine;
 mod graph;
 mod iam;

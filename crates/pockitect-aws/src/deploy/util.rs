@@ -113,6 +113,26 @@ where
     }
 }
 
+/// A describe call's answer with AWS's "it does not exist" read as nothing found (`None`, an
+/// empty list): a recorded id that is gone is something to recreate or adopt, not a failure.
+pub(crate) fn unless_not_found<T, E, R>(
+    answer: Result<T, SdkError<E, R>>,
+    resource: Resource,
+    operation: &'static str,
+    region: &str,
+) -> Result<T, StepError>
+where
+    T: Default,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match answer {
+        Ok(v) => Ok(v),
+        Err(e) if sdk_code(&e).is_some_and(is_not_found_code) => Ok(T::default()),
+        Err(e) => Err(StepError::sdk(resource, operation, region, e)),
+    }
+}
+
 /// Tags of a resource: `Name`, project, managed, `pockitect:resource`, then the user's.
 pub(crate) fn project_tags(
     bp: &pockitect_blueprint::Blueprint,

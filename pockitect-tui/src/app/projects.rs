@@ -1,0 +1,172 @@
+//! The Projects tab's component: its state, its keys and what they do, and how the daemon's
+//! project answers land in it. What a project event carries is read only in
+//! [`crate::projects`]; this module and the view (`ui::projects`) go through it.
+
+use pockitect_proto::{Command, Envelope, PowerAction, ProjectRef};
+use ratatui::crossterm::event::KeyCode;
+
+use super::{Action, Confirm, Details, Effect, Level, Model, Overlay, Purpose, TypedConfirm};
+use crate::keys::{self, Binding, Key, Nav, binding};
+use crate::projects::{self as data, ProjectRow};
+
+#[derive(Debug, Default)]
+pub struct ProjectsState {
+    pub rows: Vec<ProjectRow>,
+    pub selected: usize,
+    pub loaded: bool,
+}
+
+impl ProjectsState {
+    pub fn current(&self) -> Option<&ProjectRow> {
+        self.rows.get(self.selected)
+    }
+
+    pub(super) fn nav(&mut self, n: Nav, page: usize) {
+        self.selected = keys::apply(n, self.selected, self.rows.len(), page);
+    }
+
+    /// Takes a new list (a `projects` answer), keeping the cursor on the same project.
+    pub(super) fn replace(&mut self, env: &Envelope) {
+        let keep = self.current().map(|p| p.slug.clone());
+        self.rows = data::parse_projects(&env.data);
+        self.loaded = true;
+        self.selected = keep
+            .and_then(|s| self.rows.iter().position(|p| p.slug == s))
+            .unwrap_or(self.selected)
+            .min(self.rows.len().saturating_sub(1));
+    }
+}
+
+/// What the Projects tab's keys do (each on the project under the cursor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectKey {
+    Details,
+    Deploy,
+    Power(PowerAction),
+    Destroy,
+}
+
+pub const KEYS: &[Binding<ProjectKey>] = &[
+    binding!(
+        Key::code(KeyCode::Enter) => ProjectKey::Details,
+        "details: blueprint and outputs",
+        hint ("⏎", "details")
+    ),
+    // Not with Ctrl: Ctrl-D pages down.
+    binding!(
+        Key::no_ctrl(KeyCode::Char('d')) => ProjectKey::Deploy,
+        "deploy",
+        hint ("d", "deploy")
+    ),
+    binding!(
+        Key::ch('s') => ProjectKey::Power(PowerAction::Start),
+        "power start (EC2 and RDS)",
+        hint ("s/x", "start/stop")
+    ),
+    binding!(Key::ch('x') => ProjectKey::Power(PowerAction::Stop), "power stop"),
+    binding!(
+        Key::ch('D') => ProjectKey::Destroy,
+        "destroy (type the slug to confirm)",
+        hint ("D", "destroy")
+    ),
+];
+
+impl Model {
+    /// Fills the details dialog that waits for this `project` answer.
+    pub(super) fn on_project_details(&mut self, env: &Envelope) {
+        if let Some(Overlay::Details(d)) = &mut self.overlay
+            && d.waiting_for == env.request_id
+        {
+            d.lines = data::details_of(env);
+            d.waiting_for = None;
+            d.scroll = 0;
+        }
+    }
+
+    pub(super) fn on_projects_key(&mut self, key: ProjectKey) -> Option<Effect> {
+        let Some(p) = self.projects.current().cloned() else {
+            self.flash(Level::Warn, "no project selected");
+            return None;
+        };
+        let slug = p.slug.clone();
+        let region = if p.region.is_empty() {
+            "its region".to_owned()
+        } else {
+            p.region.clone()
+        };
+        match key {
+            ProjectKey::Details => {
+                let mut details = Details {
+                    title: format!("{} ({slug})", p.name),
+                    lines: vec!["loading from the daemon…".to_owned()],
+                    scroll: 0,
+                    waiting_for: None,
+                };
+                match self.send(
+                    Command::GetProject(ProjectRef {
+                        project: slug.clone(),
+                    }),
+                    Purpose::ProjectDetails,
+                ) {
+                    Some((id, e)) => {
+                        details.waiting_for = Some(id);
+                        self.overlay = Some(Overlay::Details(details));
+                        Some(e)
+                    }
+                    None => {
+                        details.lines = data::offline_details(&p);
+                        self.overlay = Some(Overlay::Details(details));
+                        None
+                    }
+                }
+            }
+            ProjectKey::Deploy => {
+                self.overlay = Some(Overlay::Confirm(Confirm {
+                    title: format!("Deploy {slug}?"),
+                    lines: vec![
+                        format!(
+                            "Creates or adopts every resource of projects/{slug}.json in {region}."
+                        ),
+                        "A deploy is idempotent: what exists is adopted, never duplicated."
+                            .to_owned(),
+                        "Progress shows on the project's row and in Activity (3).".to_owned(),
+                    ],
+                    action: Action::Deploy(slug),
+                }));
+                None
+            }
+            ProjectKey::Power(action) => {
+                let verb = match action {
+                    PowerAction::Start => "Start",
+                    PowerAction::Stop => "Stop",
+                };
+                self.overlay = Some(Overlay::Confirm(Confirm {
+                    title: format!("{verb} {slug}?"),
+                    lines: vec![format!(
+                        "{verb}s the project's EC2 and RDS instances in {region} and waits for them."
+                    )],
+                    action: Action::Power(slug, action),
+                }));
+                None
+            }
+            ProjectKey::Destroy => {
+                let summary = data::deployed_summary(self.resources.project_resources(&slug));
+                self.overlay = Some(Overlay::Typed(TypedConfirm {
+                    title: format!("Destroy {slug}?"),
+                    lines: vec![
+                        format!("Deletes every AWS resource project {slug} owns in {region}."),
+                        format!("Known from the last scan: {summary}."),
+                        "The blueprint stays; its statuses return to pending.".to_owned(),
+                        String::new(),
+                        format!("Type the project's slug ({slug}) and press Enter:"),
+                    ],
+                    expected: vec![slug.clone()],
+                    input: String::new(),
+                    wrong: false,
+                    action: Action::Destroy(slug),
+                }));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! The console's behaviour, driven through `update` alone: keys, bus answers, ticks.
+
+use super::*;
+use crate::resources::tests::rec;
+use chrono::TimeZone;
+use pockitect_proto::{
+    BlueprintRef, DeployArgs, DestroyArgs, PowerAction, PowerArgs, ProjectRef, ResourceType,
+    ScanArgs,
+};
+use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+use serde_json::json;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 16, 12, 0, 0).unwrap()
+}
+
+fn model() -> Model {
+    Model::new(Settings {
+        redis_url: "redis://127.0.0.1:6379".into(),
+        prefix: "pockitect".into(),
+        session: "abcdef".into(),
+        theme: Theme::plain(),
+        now: t0(),
+        size: (80, 24),
+    })
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn code(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn typed(m: &mut Model, s: &str) {
+    for c in s.chars() {
+        assert_eq!(m.update(key(c)), None);
+    }
+}
+
+fn sends(e: Option<Effect>) -> Vec<(RequestId, Command)> {
+    e.map(Effect::flatten)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                request_id,
+                command,
+            } => Some((request_id, command)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn event(kind: &str, id: &RequestId, status: Status, data: Value) -> Envelope {
+    let mut e = Envelope::event(kind, Some(id.clone()), None, status, data);
+    e.ts = t0();
+    e
+}
+
+fn live(m: &mut Model, events: Vec<Envelope>) -> Option<Effect> {
+    m.update(Msg::Bus(BusMsg::Events {
+        events,
+        replay: false,
+    }))
+}
+
+/// A connected model whose start-up queries were answered.
+fn loaded() -> Model {
+    let mut m = model();
+    let sent = sends(m.update(Msg::Bus(BusMsg::Connected)));
+    assert_eq!(sent.len(), 2);
+    let (pid, pcmd) = &sent[0];
+    assert_eq!(pcmd.kind(), "list_projects");
+    let (rid, rcmd) = &sent[1];
+    assert_eq!(rcmd.kind(), "query_resources");
+    let records = vec![
+        rec(
+            ResourceType::Ec2Instance,
+            "i-1",
+            "us-east-2",
+            Some("blog"),
+            Some("running"),
+        ),
+        rec(
+            ResourceType::Vpc,
+            "vpc-1",
+            "us-east-2",
+            Some("blog"),
+            Some("available"),
+        ),
+        rec(ResourceType::S3Bucket, "logs", "us-east-1", None, None),
+    ];
+    let e = live(
+        &mut m,
+        vec![
+            event(
+                event_type::PROJECTS,
+                pid,
+                Status::Success,
+                json!({"projects": [
+                    {"slug": "blog", "name": "Blog", "region": "us-east-2", "status": "deployed"},
+                    {"slug": "api", "name": "API", "region": "eu-west-1", "status": "pending"}
+                ]}),
+            ),
+            event(
+                event_type::RESOURCES,
+                rid,
+                Status::Success,
+                json!({ "records": records }),
+            ),
+        ],
+    );
+    assert_eq!(e, None);
+    m.prepare();
+    m
+}
+
+#[test]
+fn tabs_switch_with_numbers_and_tab() {
+    let mut m = model();
+    m.update(key('3'));
+    assert_eq!(m.tab, Tab::Activity);
+    m.update(code(KeyCode::Tab));
+    assert_eq!(m.tab, Tab::Daemons);
+    m.update(code(KeyCode::Tab));
+    assert_eq!(m.tab, Tab::Projects);
+    m.update(code(KeyCode::BackTab));
+    assert_eq!(m.tab, Tab::Daemons);
+    m.update(key('2'));
+    assert_eq!(m.tab, Tab::Resources);
+}
+
+#[test]
+fn q_and_ctrl_c_quit_but_q_types_in_dialogs() {
+    let mut m = loaded();
+    assert_eq!(m.update(key('q')), Some(Effect::Quit));
+    m.update(key('D'));
+    assert!(matches!(m.overlay, Some(Overlay::Typed(_))));
+    assert_eq!(m.update(key('q')), None);
+    let Some(Overlay::Typed(t)) = &m.overlay else {
+        panic!("dialog closed")
+    };
+    assert_eq!(t.input, "q");
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(m.update(ctrl_c), Some(Effect::Quit));
+}
+
+#[test]
+fn releases_are_ignored() {
+    let mut m = model();
+    let mut k = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+    k.kind = KeyEventKind::Release;
+    assert_eq!(m.update(Msg::Key(k)), None);
+}
+
+#[test]
+fn connecting_queries_projects_and_resources_once() {
+    let mut m = model();
+    let sent = sends(m.update(Msg::Bus(BusMsg::Connected)));
+    assert_eq!(sent.len(), 2);
+    // Ids are this session's, unique and valid.
+    assert!(sent[0].0.as_str().starts_with("abcdef"));
+    assert_ne!(sent[0].0, sent[1].0);
+    // A reload while both are unanswered sends nothing more…
+    assert_eq!(m.update(key('r')), None);
+    // …unless no daemon answered for a while.
+    m.update(Msg::Tick(t0() + Duration::seconds(20)));
+    assert_eq!(sends(m.update(key('r'))).len(), 2);
+}
+
+#[test]
+fn answers_fill_projects_and_resources() {
+    let m = loaded();
+    assert_eq!(m.projects.rows.len(), 2);
+    assert_eq!(m.projects.rows[0].slug, "api");
+    assert_eq!(m.resources.len(), 3);
+    assert!(m.resources.loaded);
+    assert_eq!(m.resources.project_resources("blog").unwrap().total, 2);
+}
+
+#[test]
+fn someone_elses_resources_answer_is_ignored() {
+    let mut m = loaded();
+    let other = RequestId::new();
+    live(
+        &mut m,
+        vec![event(
+            event_type::RESOURCES,
+            &other,
+            Status::Success,
+            json!({"records": []}),
+        )],
+    );
+    m.prepare();
+    assert_eq!(m.resources.len(), 3);
+}
+
+#[test]
+fn a_summary_of_the_own_answer_never_empties_the_estate_or_the_projects() {
+    let mut m = loaded();
+    let sent = sends(m.update(key('r')));
+    assert_eq!(sent.len(), 2);
+    // What the events stream carries when the whole answer could not be swapped in.
+    let reply = json!({"key": "pockitect:reply:x", "ttl_secs": 300, "bytes": 1000});
+    let summaries: Vec<Envelope> = sent
+        .iter()
+        .map(|(id, cmd)| {
+            let kind = if cmd.kind() == "query_resources" {
+                event_type::RESOURCES
+            } else {
+                event_type::PROJECTS
+            };
+            event(
+                kind,
+                id,
+                Status::Success,
+                json!({"counts": {"records": 3, "projects": 2}, "reply": reply}),
+            )
+        })
+        .collect();
+    live(&mut m, summaries);
+    m.prepare();
+    assert_eq!(m.resources.len(), 3);
+    assert_eq!(m.projects.rows.len(), 2);
+}
+
+#[test]
+fn live_scan_chunks_add_records_and_completion_requeries() {
+    let mut m = loaded();
+    let scan = RequestId::new();
+    let chunk = |region: &str, id: &str| {
+        event(
+            event_type::SCAN_CHUNK,
+            &scan,
+            Status::InProgress,
+            json!({"region": region, "chunk": 1, "chunks": 2, "errors": [],
+                   "records": [rec(ResourceType::Vpc, id, region, None, None)]}),
+        )
+    };
+    // Replayed history does not touch the estate.
+    m.update(Msg::Bus(BusMsg::Events {
+        events: vec![chunk("ap-south-1", "vpc-old")],
+        replay: true,
+    }));
+    m.prepare();
+    assert_eq!(m.resources.len(), 3);
+    live(&mut m, vec![chunk("eu-west-1", "vpc-new")]);
+    m.prepare();
+    assert_eq!(m.resources.len(), 4);
+    let e = live(
+        &mut m,
+        vec![event(
+            event_type::SCAN_COMPLETE,
+            &scan,
+            Status::Success,
+            json!({"total": 4, "regions": [], "errors": [], "duration_ms": 10}),
+        )],
+    );
+    let sent = sends(e);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1.kind(), "query_resources");
+}
+
+#[test]
+fn deploy_asks_first_then_sends() {
+    let mut m = loaded();
+    m.update(key('j')); // blog
+    m.update(key('d'));
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(_))));
+    assert_eq!(m.update(key('n')), None);
+    assert!(m.overlay.is_none());
+    m.update(key('d'));
+    let sent = sends(m.update(key('y')));
+    assert_eq!(sent.len(), 1);
+    let (id, cmd) = &sent[0];
+    assert_eq!(
+        cmd,
+        &Command::Deploy(DeployArgs {
+            target: BlueprintRef {
+                project: Some("blog".into()),
+                blueprint: None
+            },
+            rollback_on_failure: false
+        })
+    );
+    let r = m.activity.get(id).expect("shown in Activity at once");
+    assert_eq!(r.status_word(), "sent");
+    assert_eq!(r.project.as_deref(), Some("blog"));
+    assert!(
+        m.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("deploy of blog sent")
+    );
+    // Its progress and end reach the project row and the footer.
+    live(
+        &mut m,
+        vec![event(
+            "deploy_progress",
+            id,
+            Status::InProgress,
+            json!({"step": 2, "total": 8, "message": "creating vpc"}),
+        )],
+    );
+    let active = m.activity.active_for_project("blog").unwrap();
+    assert_eq!(active.progress.as_ref().unwrap().step, 2);
+    let e = live(
+        &mut m,
+        vec![event("deploy_complete", id, Status::Success, json!({}))],
+    );
+    assert!(m.activity.active_for_project("blog").is_none());
+    assert_eq!(m.flash.as_ref().unwrap().text, "deploy of blog finished");
+    let mut kinds: Vec<&str> = sends(e).iter().map(|(_, c)| c.kind()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["list_projects", "query_resources"]);
+}
+
+#[test]
+fn power_start_and_stop() {
+    let mut m = loaded();
+    m.update(key('x'));
+    let sent = sends(m.update(code(KeyCode::Enter)));
+    assert_eq!(
+        sent[0].1,
+        Command::Power(PowerArgs {
+            project: "api".into(),
+            action: PowerAction::Stop
+        })
+    );
+    m.update(key('s'));
+    let sent = sends(m.update(key('y')));
+    assert_eq!(
+        sent[0].1,
+        Command::Power(PowerArgs {
+            project: "api".into(),
+            action: PowerAction::Start
+        })
+    );
+}
+
+#[test]
+fn destroy_needs_the_slug_typed() {
+    let mut m = loaded();
+    m.update(key('j'));
+    m.update(key('D'));
+    typed(&mut m, "blo");
+    assert_eq!(m.update(code(KeyCode::Enter)), None);
+    let Some(Overlay::Typed(t)) = &m.overlay else {
+        panic!("dialog closed")
+    };
+    assert!(t.wrong);
+    typed(&mut m, "g");
+    let sent = sends(m.update(code(KeyCode::Enter)));
+    assert_eq!(
+        sent[0].1,
+        Command::Destroy(DestroyArgs {
+            project: "blog".into(),
+            ..Default::default()
+        })
+    );
+    assert!(m.overlay.is_none());
+    // Esc abandons without sending.
+    m.update(key('D'));
+    typed(&mut m, "blog");
+    assert_eq!(m.update(code(KeyCode::Esc)), None);
+    assert!(m.overlay.is_none());
+}
+
+#[test]
+fn terminate_marked_rows_after_typed_count() {
+    let mut m = loaded();
+    m.update(key('2'));
+    // Rows: logs (us-east-1), i-1, vpc-1 (us-east-2).
+    m.update(key(' '));
+    m.update(key(' '));
+    assert_eq!(m.resources.marked_count(), 2);
+    m.update(key('t'));
+    typed(&mut m, "3");
+    assert_eq!(m.update(code(KeyCode::Enter)), None, "wrong count");
+    m.update(code(KeyCode::Backspace));
+    typed(&mut m, "2");
+    let sent = sends(m.update(code(KeyCode::Enter)));
+    let Command::Terminate(args) = &sent[0].1 else {
+        panic!("{:?}", sent[0].1)
+    };
+    let ids: Vec<&str> = args.targets.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["logs", "i-1"]);
+    assert!(!args.force && !args.dry_run);
+    assert_eq!(m.resources.marked_count(), 0);
+    // Without marks, the row under the cursor; "yes" also confirms.
+    m.update(key('t'));
+    typed(&mut m, "YES");
+    let sent = sends(m.update(code(KeyCode::Enter)));
+    let Command::Terminate(args) = &sent[0].1 else {
+        panic!()
+    };
+    assert_eq!(args.targets.len(), 1);
+}
+
+#[test]
+fn search_filter_and_sort() {
+    let mut m = loaded();
+    m.update(key('2'));
+    m.update(key('/'));
+    assert!(m.searching);
+    typed(&mut m, "vpc q"); // 'q' is text here, not quit
+    assert_eq!(m.resources.filters.search, "vpc q");
+    m.update(code(KeyCode::Backspace));
+    m.update(code(KeyCode::Backspace));
+    m.update(code(KeyCode::Enter));
+    assert!(!m.searching);
+    m.prepare();
+    assert_eq!(m.resources.visible_len(), 1);
+    m.update(key('c'));
+    m.prepare();
+    assert_eq!(m.resources.visible_len(), 3);
+    // Filter dialog: first region, then reset.
+    m.update(key('f'));
+    m.update(code(KeyCode::Right));
+    assert_eq!(m.resources.filters.region.as_deref(), Some("us-east-1"));
+    m.update(code(KeyCode::Right));
+    assert_eq!(m.resources.filters.region.as_deref(), Some("us-east-2"));
+    m.update(code(KeyCode::Right));
+    assert_eq!(m.resources.filters.region, None, "wraps to all");
+    m.update(code(KeyCode::Left));
+    m.update(key('j'));
+    m.update(code(KeyCode::Right));
+    assert_eq!(m.resources.filters.kind, Some(ResourceType::Ec2Instance));
+    m.update(key('x'));
+    assert_eq!(m.resources.filters.kind, None);
+    m.update(code(KeyCode::Esc));
+    assert!(m.overlay.is_none());
+    m.prepare();
+    assert_eq!(m.resources.visible_len(), 2);
+    m.update(key('o'));
+    assert_eq!(m.resources.sort, crate::resources::SortKey::Type);
+    m.update(key('O'));
+    assert!(m.resources.descending);
+}
+
+#[test]
+fn scan_key_sends_a_scan() {
+    let mut m = loaded();
+    m.update(key('2'));
+    let sent = sends(m.update(key('s')));
+    assert_eq!(sent[0].1, Command::Scan(ScanArgs::default()));
+}
+
+#[test]
+fn disconnect_shows_and_refuses_then_recovers() {
+    let mut m = loaded();
+    m.update(Msg::Bus(BusMsg::Disconnected("connection refused".into())));
+    m.update(Msg::Bus(BusMsg::Disconnected("connection refused".into())));
+    assert!(matches!(
+        m.conn,
+        ConnState::Disconnected { attempts: 2, .. }
+    ));
+    m.update(key('d'));
+    assert_eq!(m.update(key('y')), None);
+    assert_eq!(m.flash.as_ref().unwrap().level, Level::Error);
+    // Data stays on screen meanwhile.
+    assert_eq!(m.resources.len(), 3);
+    let sent = sends(m.update(Msg::Bus(BusMsg::Connected)));
+    assert_eq!(sent.len(), 2, "reloads after a reconnect");
+    assert_eq!(m.flash.as_ref().unwrap().text, "reconnected to Redis");
+}
+
+#[test]
+fn send_failures_mark_the_request() {
+    let mut m = loaded();
+    m.update(key('d'));
+    let (id, _) = sends(m.update(key('y'))).remove(0);
+    m.update(Msg::Bus(BusMsg::SendFailed {
+        request_id: id.clone(),
+        reason: "timeout".into(),
+    }));
+    let r = m.activity.get(&id).unwrap();
+    assert_eq!(r.status, Status::Error);
+    assert_eq!(r.message.as_deref(), Some("not sent: timeout"));
+}
+
+#[test]
+fn cancel_a_running_request() {
+    let mut m = loaded();
+    let id = RequestId::new();
+    live(
+        &mut m,
+        vec![event(
+            event_type::ACCEPTED,
+            &id,
+            Status::InProgress,
+            json!({"command": "terminate"}),
+        )],
+    );
+    m.update(key('3'));
+    m.update(key('c'));
+    assert!(matches!(m.overlay, Some(Overlay::Confirm(_))));
+    assert_eq!(m.update(key('y')), Some(Effect::Cancel(id.clone())));
+    live(
+        &mut m,
+        vec![event(
+            event_type::CANCELLED,
+            &id,
+            Status::Cancelled,
+            json!({}),
+        )],
+    );
+    m.update(key('c'));
+    assert!(m.overlay.is_none(), "finished requests are not cancelled");
+}
+
+#[test]
+fn project_details_come_from_get_project() {
+    let mut m = loaded();
+    m.update(key('j'));
+    let sent = sends(m.update(code(KeyCode::Enter)));
+    let (id, cmd) = &sent[0];
+    assert_eq!(
+        cmd,
+        &Command::GetProject(ProjectRef {
+            project: "blog".into()
+        })
+    );
+    live(
+        &mut m,
+        vec![event(
+            event_type::PROJECT,
+            id,
+            Status::Success,
+            json!({"blueprint": {"project": {"slug": "blog"}}, "outputs": {"ssh": "ssh ubuntu@1.2.3.4"}}),
+        )],
+    );
+    let Some(Overlay::Details(d)) = &m.overlay else {
+        panic!("no details")
+    };
+    assert_eq!(d.waiting_for, None);
+    assert_eq!(d.lines[1], "  ssh: ssh ubuntu@1.2.3.4");
+    m.update(code(KeyCode::Esc));
+    assert!(m.overlay.is_none());
+}
+
+#[test]
+fn failures_of_my_requests_are_announced() {
+    let mut m = loaded();
+    m.update(key('d'));
+    let (id, _) = sends(m.update(key('y'))).remove(0);
+    live(
+        &mut m,
+        vec![event(
+            event_type::ERROR,
+            &id,
+            Status::Error,
+            json!({"code": "locked", "message": "project 'api' is locked by request r1"}),
+        )],
+    );
+    let f = m.flash.as_ref().unwrap();
+    assert_eq!(f.level, Level::Error);
+    assert!(f.text.contains("locked by request r1"), "{}", f.text);
+}
+
+#[test]
+fn flash_expires_with_time_and_help_closes_on_any_key() {
+    let mut m = loaded();
+    m.update(key('?'));
+    assert_eq!(m.overlay, Some(Overlay::Help));
+    m.update(key('z'));
+    assert_eq!(m.overlay, None);
+    m.update(key('3'));
+    m.update(key('h'));
+    assert!(m.flash.is_some());
+    m.update(Msg::Tick(t0() + Duration::seconds(60)));
+    assert!(m.flash.is_none());
+    assert_eq!(m.spinner, 1);
+}
+
+#[test]
+fn resize_is_remembered() {
+    let mut m = model();
+    m.update(Msg::Resize(120, 40));
+    assert_eq!(m.size, (120, 40));
+}
