@@ -478,6 +478,17 @@ impl Activity {
         })
     }
 
+    /// The project's latest requests (not queries), newest first.
+    pub fn recent_for_project(&self, slug: &str, n: usize) -> Vec<&Request> {
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.requests.get(id))
+            .filter(|r| !r.is_query() && r.project.as_deref() == Some(slug))
+            .take(n)
+            .collect()
+    }
+
     /// The newest unfinished scan, for the Resources title.
     pub fn active_scan(&self) -> Option<&Request> {
         self.order.iter().rev().find_map(|id| {

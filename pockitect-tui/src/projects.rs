@@ -1,134 +1,97 @@
-//! Projects as the daemon reports them: the one place that reads a project list or a project's
-//! details out of an event. The list is read leniently: whatever fields an entry has are kept
-//! and shown; only a slug (or a name to make one from) is needed.
+//! Projects as the daemon lists and details them: the typed `projects` and `project` answers
+//! (each project's parts with status and id, its outputs), and the lines the Projects tab and
+//! the details dialog show from them. Nothing here reads a blueprint's JSON.
 
-use pockitect_proto::{Envelope, ResourceType};
-use serde_json::Value;
+use pockitect_proto::payload::{ProjectDetail, ProjectSummary};
+use pockitect_proto::{Envelope, Event, Projects, ResourceType};
 
+use crate::activity::Request;
 use crate::resources::{ProjectResources, short_type};
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProjectRow {
-    pub slug: String,
-    pub name: String,
-    pub region: String,
-    pub status: String,
-    /// The entry as received, for the details view.
-    pub raw: Value,
-}
+/// One row of the Projects tab: the daemon's summary of the project.
+pub type ProjectRow = ProjectSummary;
 
-fn text(v: &Value, paths: &[&[&str]]) -> Option<String> {
-    paths.iter().find_map(|path| {
-        let mut cur = v;
-        for p in *path {
-            cur = cur.get(p)?;
-        }
-        match cur {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    })
-}
-
-/// The slug rules of the blueprint (lowercase, spaces and underscores to `-`, others dropped).
-pub fn slugify(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if (c == ' ' || c == '_' || c == '-') && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let s = out.trim_matches('-').to_owned();
-    if s.is_empty() {
-        "unnamed-project".to_owned()
-    } else {
-        s
-    }
-}
-
-impl ProjectRow {
-    pub fn from_value(v: &Value) -> Option<Self> {
-        if let Value::String(s) = v {
-            return Some(Self {
-                slug: s.clone(),
-                name: s.clone(),
-                region: String::new(),
-                status: String::new(),
-                raw: v.clone(),
-            });
-        }
-        if !v.is_object() {
-            return None;
-        }
-        let name = text(v, &[&["name"], &["project", "name"], &["title"]]);
-        let slug = text(v, &[&["slug"], &["project", "slug"], &["id"]])
-            .or_else(|| name.as_deref().map(slugify))?;
-        Some(Self {
-            name: name.unwrap_or_else(|| slug.clone()),
-            region: text(v, &[&["region"], &["project", "region"]]).unwrap_or_default(),
-            status: text(v, &[&["status"], &["state"], &["project", "status"]]).unwrap_or_default(),
-            slug,
-            raw: v.clone(),
-        })
-    }
-}
-
-/// `data.projects` of a `projects` event (also accepts a bare array).
-pub fn parse_projects(data: &Value) -> Vec<ProjectRow> {
-    let list = data
-        .get("projects")
-        .and_then(Value::as_array)
-        .or_else(|| data.as_array());
-    let mut rows: Vec<ProjectRow> = list
-        .into_iter()
-        .flatten()
-        .filter_map(ProjectRow::from_value)
-        .collect();
-    rows.sort_by(|a, b| a.slug.cmp(&b.slug));
-    rows
-}
-
-/// `ec2 running · rds available · 7 more` for the Deployed column.
-pub fn deployed_summary(p: Option<&ProjectResources>) -> String {
-    let Some(p) = p.filter(|p| p.total > 0) else {
-        return "nothing".to_owned();
+/// The projects of a `projects` answer, by slug. An answer this build cannot read yields none
+/// (the caller reports it).
+pub fn parse_projects(env: &Envelope) -> Option<Vec<ProjectRow>> {
+    let Ok(Event::Projects(Projects { mut projects })) = env.decode() else {
+        return None;
     };
-    let mut parts: Vec<String> = Vec::new();
-    let mut shown = 0;
-    for (kind, state) in &p.instance_states {
-        parts.push(format!("{} {state}", short_type(*kind)));
-        shown += 1;
-    }
-    for kind in [ResourceType::S3Bucket] {
-        if let Some(n) = p.by_kind.get(&kind) {
-            parts.push(short_type(kind).to_owned());
-            shown += n;
-        }
-    }
-    let rest = p.total.saturating_sub(shown);
-    if rest > 0 {
-        if parts.is_empty() {
-            parts.push(format!("{rest} resources"));
-        } else {
-            parts.push(format!("{rest} more"));
-        }
-    }
-    parts.join(" · ")
+    projects.sort_by(|a, b| a.slug.cmp(&b.slug));
+    Some(projects)
 }
 
-/// The lines of the details dialog for a `project` answer.
-pub fn details_of(env: &Envelope) -> Vec<String> {
-    let slug = env
-        .data
-        .pointer("/blueprint/project/slug")
-        .and_then(Value::as_str)
-        .or(env.project_id.as_deref())
-        .unwrap_or("project");
-    details_lines(slug, &env.data)
+/// The Deployed column: the parts in place out of those the blueprint asks for, then what the
+/// last scan says of its instances (`7/7 parts · ec2 running · s3`).
+pub fn deployed_summary(row: &ProjectRow, scanned: Option<&ProjectResources>) -> String {
+    let (deployed, wanted) = row.deployed();
+    let mut parts: Vec<String> = Vec::new();
+    if deployed > 0 {
+        parts.push(format!("{deployed}/{wanted} parts"));
+    }
+    if let Some(p) = scanned.filter(|p| p.total > 0) {
+        for (kind, state) in &p.instance_states {
+            parts.push(format!("{} {state}", short_type(*kind)));
+        }
+        if p.by_kind.contains_key(&ResourceType::S3Bucket) {
+            parts.push(short_type(ResourceType::S3Bucket).to_owned());
+        }
+    }
+    if parts.is_empty() {
+        "nothing".to_owned()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// The project's parts, one line each: name, status, id or address.
+fn part_lines(row: &ProjectRow) -> Vec<String> {
+    let mut lines = vec!["Parts".to_owned()];
+    for p in &row.parts {
+        lines.push(format!(
+            "  {:<12} {:<11} {}",
+            p.name,
+            p.status,
+            p.id.as_deref().unwrap_or("")
+        ));
+    }
+    if row.parts.is_empty() {
+        lines.push("  (unknown: the blueprint cannot be read)".to_owned());
+    }
+    for e in &row.errors {
+        lines.push(format!("  error: {e}"));
+    }
+    lines
+}
+
+/// The lines of the details dialog for a `project` answer: outputs first (what a user comes
+/// for), then the parts, then the project's recent requests seen by this console.
+pub fn details_lines(detail: &ProjectDetail, recent: &[&Request]) -> Vec<String> {
+    let mut lines = vec!["Outputs".to_owned()];
+    let outputs = detail.outputs.rows();
+    if outputs.is_empty() {
+        lines.push("  (none yet: deploy the project to get them)".to_owned());
+    }
+    lines.extend(outputs.into_iter().map(|(k, v)| format!("  {k}: {v}")));
+    lines.push(String::new());
+    lines.extend(part_lines(&detail.summary));
+    lines.push(String::new());
+    lines.push("Recent requests".to_owned());
+    if recent.is_empty() {
+        lines.push("  (none seen by this console)".to_owned());
+    }
+    for r in recent {
+        lines.push(format!(
+            "  {} {:<8} {:<10} {}",
+            r.started.format("%H:%M:%S"),
+            r.kind,
+            r.status_word(),
+            r.message.as_deref().unwrap_or("")
+        ));
+    }
+    lines.push(String::new());
+    lines.push(format!("Blueprint: projects/{}.json", detail.summary.slug));
+    lines
 }
 
 /// The lines of the details dialog when the daemon cannot be asked: the entry from the list.
@@ -137,88 +100,106 @@ pub fn offline_details(row: &ProjectRow) -> Vec<String> {
         "Not connected to Redis: this is the entry from the last list.".to_owned(),
         String::new(),
     ];
-    lines.extend(
-        serde_json::to_string_pretty(&row.raw)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned),
-    );
-    lines
-}
-
-/// The lines of the details dialog: outputs first (what a user comes for), then the blueprint.
-pub fn details_lines(slug: &str, data: &Value) -> Vec<String> {
-    let mut lines = Vec::new();
-    let outputs = data.get("outputs").filter(|o| !o.is_null());
-    lines.push("Outputs".to_owned());
-    match outputs {
-        Some(Value::Object(m)) if !m.is_empty() => {
-            for (k, v) in m {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                lines.push(format!("  {k}: {v}"));
-            }
-        }
-        Some(other) if !other.is_object() => lines.push(format!("  {other}")),
-        _ => lines.push("  (none yet: deploy the project to get them)".to_owned()),
-    }
-    lines.push(String::new());
-    lines.push(format!("Blueprint projects/{slug}.json"));
-    let blueprint = data.get("blueprint").unwrap_or(data);
-    let pretty = serde_json::to_string_pretty(blueprint).unwrap_or_default();
-    lines.extend(pretty.lines().map(|l| format!("  {l}")));
+    lines.extend(part_lines(row));
     lines
 }
 
 #[cfg(test)]
 mod tests {
+    use pockitect_proto::Status;
+    use pockitect_proto::deploy::Outputs;
+    use pockitect_proto::payload::Part;
+
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn lenient_rows() {
-        let rows = parse_projects(&json!({"projects": [
-            {"slug": "b", "name": "B", "region": "eu-west-1", "status": "deployed", "extra": 1},
-            {"project": {"name": "Brenden's Blog", "region": "us-east-2"}},
-            "plain",
-            42
-        ]}));
-        let slugs: Vec<&str> = rows.iter().map(|r| r.slug.as_str()).collect();
-        assert_eq!(slugs, ["b", "brendens-blog", "plain"]);
-        assert_eq!(rows[1].region, "us-east-2");
-        assert_eq!(rows[1].status, "");
+    fn row(slug: &str, parts: &[(&str, bool, Option<&str>)]) -> ProjectRow {
+        ProjectSummary {
+            slug: slug.into(),
+            name: Some(slug.to_uppercase()),
+            region: Some("us-east-1".into()),
+            status: Some("running".into()),
+            valid: true,
+            errors: vec![],
+            parts: parts
+                .iter()
+                .map(|(name, wanted, id)| Part {
+                    name: (*name).into(),
+                    wanted: *wanted,
+                    status: if *wanted { "running" } else { "not wanted" }.into(),
+                    id: id.map(Into::into),
+                })
+                .collect(),
+        }
     }
 
     #[test]
-    fn slug_rules() {
-        assert_eq!(slugify("Brenden's Blog"), "brendens-blog");
-        assert_eq!(slugify("  a__b  c "), "a-b-c");
-        assert_eq!(slugify("!!!"), "unnamed-project");
+    fn rows_come_sorted_from_a_typed_answer() {
+        let env = Envelope::of(
+            Event::Projects(Projects {
+                projects: vec![row("b", &[]), row("a", &[])],
+            }),
+            None,
+            None,
+            Status::Success,
+        );
+        let slugs: Vec<String> = parse_projects(&env)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.slug)
+            .collect();
+        assert_eq!(slugs, ["a", "b"]);
+        let other = Envelope::event("projects", None, None, Status::Success, "[1]".into());
+        assert_eq!(parse_projects(&other), None);
     }
 
     #[test]
-    fn summary() {
-        assert_eq!(deployed_summary(None), "nothing");
-        let mut p = ProjectResources {
+    fn deployed_counts_parts_before_any_scan() {
+        let r = row(
+            "blog",
+            &[
+                ("network", true, Some("vpc-1")),
+                ("compute", true, Some("i-1")),
+                ("database", true, None),
+                ("certificate", false, None),
+            ],
+        );
+        assert_eq!(deployed_summary(&r, None), "2/3 parts");
+        assert_eq!(
+            deployed_summary(&row("new", &[("network", true, None)]), None),
+            "nothing"
+        );
+        let mut scanned = ProjectResources {
             total: 9,
             ..Default::default()
         };
-        p.instance_states
+        scanned
+            .instance_states
             .push((ResourceType::Ec2Instance, "running".into()));
-        p.by_kind.insert(ResourceType::S3Bucket, 1);
-        assert_eq!(deployed_summary(Some(&p)), "ec2 running · s3 · 7 more");
+        scanned.by_kind.insert(ResourceType::S3Bucket, 1);
+        assert_eq!(
+            deployed_summary(&r, Some(&scanned)),
+            "2/3 parts · ec2 running · s3"
+        );
     }
 
     #[test]
-    fn details_show_outputs_then_blueprint() {
-        let lines = details_lines(
-            "blog",
-            &json!({"blueprint": {"project": {"slug": "blog"}}, "outputs": {"public_ip": "1.2.3.4"}}),
-        );
+    fn details_show_outputs_parts_and_no_json() {
+        let detail = ProjectDetail {
+            summary: row("blog", &[("network", true, Some("vpc-1"))]),
+            outputs: Outputs {
+                public_ip: Some("1.2.3.4".into()),
+                ..Outputs::default()
+            },
+            blueprint: serde_json::json!({"project": {"slug": "blog"}}),
+        };
+        let lines = details_lines(&detail, &[]);
         assert_eq!(lines[0], "Outputs");
         assert_eq!(lines[1], "  public_ip: 1.2.3.4");
-        assert!(lines.iter().any(|l| l.contains("\"slug\": \"blog\"")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("network") && l.contains("vpc-1"))
+        );
+        assert!(!lines.iter().any(|l| l.contains('{')), "{lines:?}");
     }
 }

@@ -248,6 +248,35 @@ pub struct Outputs {
     pub certificate_validation_records: Vec<DnsRecord>,
 }
 
+impl Outputs {
+    /// Each output that is known, as `(name, value)`, in the order a user reads them.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let records = self
+            .certificate_validation_records
+            .iter()
+            .map(|r| format!("{} {} {}", r.name, r.record_type, r.value))
+            .collect::<Vec<_>>()
+            .join("; ");
+        [
+            ("public_ip", self.public_ip.clone()),
+            ("private_ip", self.private_ip.clone()),
+            ("ssh_command", self.ssh_command.clone()),
+            ("private_key_path", self.private_key_path.clone()),
+            ("instance_id", self.instance_id.clone()),
+            ("db_endpoint", self.db_endpoint.clone()),
+            ("bucket", self.bucket.clone()),
+            ("certificate_arn", self.certificate_arn.clone()),
+            (
+                "certificate_validation_records",
+                (!records.is_empty()).then_some(records),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+}
+
 /// A resource this run created (what a rollback deletes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {

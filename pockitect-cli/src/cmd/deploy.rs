@@ -226,31 +226,13 @@ pub async fn deploy(g: &Global, bus: &Bus, a: DeployArgs) -> Result<i32, CliErro
     Ok(exit_code_of(&t))
 }
 
-/// The outputs a user needs, one row each, in a fixed order; absent ones are left out.
+/// The outputs a user needs, one row each; absent ones are left out.
 fn print_outputs(o: &Outputs) {
-    let records = o
-        .certificate_validation_records
-        .iter()
-        .map(|r| format!("{} {} {}", r.name, r.record_type, r.value))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let rows: Vec<Vec<String>> = [
-        ("public_ip", o.public_ip.clone()),
-        ("private_ip", o.private_ip.clone()),
-        ("ssh_command", o.ssh_command.clone()),
-        ("private_key_path", o.private_key_path.clone()),
-        ("instance_id", o.instance_id.clone()),
-        ("db_endpoint", o.db_endpoint.clone()),
-        ("bucket", o.bucket.clone()),
-        ("certificate_arn", o.certificate_arn.clone()),
-        (
-            "certificate_validation_records",
-            (!records.is_empty()).then_some(records),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| vec![k.to_owned(), v]))
-    .collect();
+    let rows: Vec<Vec<String>> = o
+        .rows()
+        .into_iter()
+        .map(|(k, v)| vec![k.to_owned(), v])
+        .collect();
     if !rows.is_empty() {
         output::table(&["output", "value"], &rows);
     }

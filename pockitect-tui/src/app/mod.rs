@@ -566,7 +566,15 @@ impl Model {
                 let records = parse_records(env.data["records"].take());
                 self.resources.replace_all(records);
             }
-            event_type::PROJECTS if whole => self.projects.replace(&env),
+            event_type::PROJECTS if whole => {
+                let read = self.projects.replace(&env);
+                if !read {
+                    self.flash(
+                        Level::Warn,
+                        "projects: the daemon's answer cannot be read (is it the same version?)",
+                    );
+                }
+            }
             event_type::PROJECT if whole && purpose == Some(Purpose::ProjectDetails) => {
                 self.on_project_details(&env);
             }

@@ -2,7 +2,7 @@
 //! project answers land in it. What a project event carries is read only in
 //! [`crate::projects`]; this module and the view (`ui::projects`) go through it.
 
-use pockitect_proto::{Command, Envelope, PowerAction, ProjectRef};
+use pockitect_proto::{Command, Envelope, Event, PowerAction, ProjectRef};
 use ratatui::crossterm::event::KeyCode;
 
 use super::{Action, Confirm, Details, Effect, Level, Model, Overlay, Purpose, TypedConfirm};
@@ -25,15 +25,20 @@ impl ProjectsState {
         self.selected = keys::apply(n, self.selected, self.rows.len(), page);
     }
 
-    /// Takes a new list (a `projects` answer), keeping the cursor on the same project.
-    pub(super) fn replace(&mut self, env: &Envelope) {
+    /// Takes a new list (a `projects` answer), keeping the cursor on the same project. False
+    /// when the answer cannot be read (the list is kept).
+    pub(super) fn replace(&mut self, env: &Envelope) -> bool {
         let keep = self.current().map(|p| p.slug.clone());
-        self.rows = data::parse_projects(&env.data);
         self.loaded = true;
+        let Some(rows) = data::parse_projects(env) else {
+            return false;
+        };
+        self.rows = rows;
         self.selected = keep
             .and_then(|s| self.rows.iter().position(|p| p.slug == s))
             .unwrap_or(self.selected)
             .min(self.rows.len().saturating_sub(1));
+        true
     }
 }
 
@@ -49,7 +54,7 @@ pub enum ProjectKey {
 pub const KEYS: &[Binding<ProjectKey>] = &[
     binding!(
         Key::code(KeyCode::Enter) => ProjectKey::Details,
-        "details: blueprint and outputs",
+        "details: parts, outputs, recent requests",
         hint ("⏎", "details")
     ),
     // Not with Ctrl: Ctrl-D pages down.
@@ -74,10 +79,24 @@ pub const KEYS: &[Binding<ProjectKey>] = &[
 impl Model {
     /// Fills the details dialog that waits for this `project` answer.
     pub(super) fn on_project_details(&mut self, env: &Envelope) {
-        if let Some(Overlay::Details(d)) = &mut self.overlay
-            && d.waiting_for == env.request_id
-        {
-            d.lines = data::details_of(env);
+        let Some(Overlay::Details(d)) = &self.overlay else {
+            return;
+        };
+        if d.waiting_for != env.request_id {
+            return;
+        }
+        let lines = match env.decode() {
+            Ok(Event::Project(detail)) => {
+                let recent = self.activity.recent_for_project(&detail.summary.slug, 5);
+                data::details_lines(&detail, &recent)
+            }
+            _ => vec![
+                "The daemon's answer cannot be read: are the console and the daemon the same version?"
+                    .to_owned(),
+            ],
+        };
+        if let Some(Overlay::Details(d)) = &mut self.overlay {
+            d.lines = lines;
             d.waiting_for = None;
             d.scroll = 0;
         }
@@ -89,15 +108,15 @@ impl Model {
             return None;
         };
         let slug = p.slug.clone();
-        let region = if p.region.is_empty() {
-            "its region".to_owned()
-        } else {
-            p.region.clone()
-        };
+        let region = p
+            .region
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "its region".to_owned());
         match key {
             ProjectKey::Details => {
                 let mut details = Details {
-                    title: format!("{} ({slug})", p.name),
+                    title: format!("{} ({slug})", p.name.as_deref().unwrap_or(&slug)),
                     lines: vec!["loading from the daemon…".to_owned()],
                     scroll: 0,
                     waiting_for: None,
@@ -150,12 +169,12 @@ impl Model {
                 None
             }
             ProjectKey::Destroy => {
-                let summary = data::deployed_summary(self.resources.project_resources(&slug));
+                let summary = data::deployed_summary(&p, self.resources.project_resources(&slug));
                 self.overlay = Some(Overlay::Typed(TypedConfirm {
                     title: format!("Destroy {slug}?"),
                     lines: vec![
                         format!("Deletes every AWS resource project {slug} owns in {region}."),
-                        format!("Known from the last scan: {summary}."),
+                        format!("Deployed (blueprint, last scan): {summary}."),
                         "The blueprint stays; its statuses return to pending.".to_owned(),
                         String::new(),
                         format!("Type the project's slug ({slug}) and press Enter:"),

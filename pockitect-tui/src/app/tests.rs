@@ -100,8 +100,8 @@ fn loaded() -> Model {
                 pid,
                 Status::Success,
                 json!({"projects": [
-                    {"slug": "blog", "name": "Blog", "region": "us-east-2", "status": "deployed"},
-                    {"slug": "api", "name": "API", "region": "eu-west-1", "status": "pending"}
+                    {"slug": "blog", "name": "Blog", "region": "us-east-2", "status": "running", "valid": true},
+                    {"slug": "api", "name": "API", "region": "eu-west-1", "status": "pending", "valid": true}
                 ]}),
             ),
             event(
@@ -530,14 +530,15 @@ fn project_details_come_from_get_project() {
             event_type::PROJECT,
             id,
             Status::Success,
-            json!({"blueprint": {"project": {"slug": "blog"}}, "outputs": {"ssh": "ssh ubuntu@1.2.3.4"}}),
+            json!({"slug": "blog", "valid": true, "blueprint": {"project": {"slug": "blog"}},
+                   "outputs": {"ssh_command": "ssh ubuntu@1.2.3.4"}}),
         )],
     );
     let Some(Overlay::Details(d)) = &m.overlay else {
         panic!("no details")
     };
     assert_eq!(d.waiting_for, None);
-    assert_eq!(d.lines[1], "  ssh: ssh ubuntu@1.2.3.4");
+    assert_eq!(d.lines[1], "  ssh_command: ssh ubuntu@1.2.3.4");
     m.update(code(KeyCode::Esc));
     assert!(m.overlay.is_none());
 }

@@ -40,11 +40,11 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
     let height = usize::from(inner.height.saturating_sub(1));
     let (start, end) = window(p.selected, p.rows.len(), height, &model.view.projects);
     let rows = p.rows[start..end].iter().map(|row| {
-        let status = if row.status.is_empty() {
-            "-"
-        } else {
-            &row.status
-        };
+        let status = row
+            .status
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or("-");
         let deployed = match model.activity.active_for_project(&row.slug) {
             Some(req) => {
                 let mut s = format!("{} {}", spinner(model), req.kind);
@@ -60,7 +60,7 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
                 Cell::from(Span::styled(s, t.warn()))
             }
             None => {
-                let summary = deployed_summary(model.resources.project_resources(&row.slug));
+                let summary = deployed_summary(row, model.resources.project_resources(&row.slug));
                 let style = if summary == "nothing" {
                     t.dim()
                 } else {
@@ -71,10 +71,10 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
         };
         let mut cells = vec![Cell::from(row.slug.clone())];
         if wide {
-            cells.push(Cell::from(row.name.clone()));
+            cells.push(Cell::from(row.name.clone().unwrap_or_default()));
         }
         cells.extend([
-            Cell::from(row.region.clone()),
+            Cell::from(row.region.clone().unwrap_or_default()),
             Cell::from(Span::styled(status.to_owned(), t.tone(tone_of(status)))),
             deployed,
         ]);

@@ -264,13 +264,34 @@ pub fn estate() -> Vec<ResourceRecord> {
     v
 }
 
+/// The parts of a project, as the daemon summarises them: `deployed` of the first parts have
+/// an id; the certificate is not wanted.
+fn parts(status: &str, deployed: usize) -> Value {
+    let names = [
+        "network", "compute", "database", "bucket", "key pair", "iam role",
+    ];
+    let mut parts: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let id = (i < deployed).then(|| format!("{}-0a1b2c", n.replace(' ', "-")));
+            json!({"name": n, "wanted": true, "status": if i < deployed { status } else { "pending" }, "id": id})
+        })
+        .collect();
+    parts.push(json!({"name": "certificate", "wanted": false, "status": "not wanted"}));
+    Value::Array(parts)
+}
+
 pub fn projects() -> Value {
     json!({"projects": [
-        {"slug": "brendens-blog", "name": "Brenden's Blog", "region": "us-east-2", "status": "deployed",
-         "instance_type": "t3.micro"},
-        {"slug": "api", "name": "API box", "region": "eu-west-1", "status": "stopped"},
-        {"slug": "lab", "name": "Lab", "region": "sa-east-1", "status": "partial"},
-        {"slug": "side-project", "name": "Side project", "region": "us-west-2", "status": "pending"}
+        {"slug": "brendens-blog", "name": "Brenden's Blog", "region": "us-east-2", "status": "running",
+         "valid": true, "parts": parts("running", 6)},
+        {"slug": "api", "name": "API box", "region": "eu-west-1", "status": "stopped",
+         "valid": true, "parts": parts("stopped", 6)},
+        {"slug": "lab", "name": "Lab", "region": "sa-east-1", "status": "running",
+         "valid": true, "parts": parts("running", 3)},
+        {"slug": "side-project", "name": "Side project", "region": "us-west-2", "status": "pending",
+         "valid": true, "parts": parts("pending", 0)}
     ]})
 }
 

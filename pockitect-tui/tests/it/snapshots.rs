@@ -148,9 +148,15 @@ fn project_details() {
             &rid,
             Status::Success,
             json!({
+                "slug": "brendens-blog", "name": "Brenden's Blog", "region": "us-east-2", "status": "running", "valid": true,
+                "parts": [
+                    {"name": "network", "wanted": true, "status": "created", "id": "vpc-0a1b2c3d"},
+                    {"name": "compute", "wanted": true, "status": "running", "id": "i-0a1b2c3d4e5f60718 203.0.113.10"},
+                    {"name": "database", "wanted": false, "status": "not wanted"}
+                ],
                 "blueprint": {"project": {"name": "Brenden's Blog", "slug": "brendens-blog", "region": "us-east-2"},
                               "compute": {"instance_type": "t3.micro", "instance_id": "i-0a1b2c3d4e5f60718", "status": "running"}},
-                "outputs": {"public_ip": "203.0.113.10", "ssh": "ssh -i ~/.ssh/pockitect/brendens-blog.pem ubuntu@203.0.113.10"}
+                "outputs": {"public_ip": "203.0.113.10", "ssh_command": "ssh -i ~/.ssh/pockitect/brendens-blog.pem ubuntu@203.0.113.10"}
             }),
             ago(1),
         )],
