@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::time::Instant;
@@ -58,15 +59,14 @@ impl StepError {
         }
     }
 
-    pub(crate) fn sdk<E, R>(
+    pub(crate) fn sdk<E>(
         resource: Resource,
         operation: &'static str,
         region: &str,
-        err: SdkError<E, R>,
+        err: SdkError<E, HttpResponse>,
     ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         StepError::from_aws(resource, AwsError::from_sdk(operation, region, err))
     }
