@@ -36,4 +36,4 @@ pub use parse::{from_json_str, from_json_str_with_notes, from_value, to_json_pre
 pub use recorded::RecordedId;
 pub use slug::{is_valid_slug, slugify};
 pub use store::ProjectStore;
-pub use validate::{Issue, Report, ValidationContext, check_db_password, validate};
+pub use validate::{Issue, Report, ValidationContext, check_db_password, is_region_code, validate};
