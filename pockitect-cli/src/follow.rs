@@ -27,6 +27,9 @@ pub enum CliError {
     /// The daemon answered with an event this CLI cannot read.
     #[error("{0}")]
     Protocol(String),
+    /// Ctrl-C while following: the request goes on without us.
+    #[error("{0}")]
+    Interrupted(String),
     #[error("{0}")]
     Bus(#[from] pockitect_bus::BusError),
 }
@@ -40,6 +43,7 @@ impl CliError {
             CliError::Timeout(_) => exit::TIMEOUT,
             CliError::Io(_) | CliError::Protocol(_) => exit::FAILURE,
             CliError::NotFound(_) => exit::NOT_FOUND,
+            CliError::Interrupted(_) => exit::INTERRUPTED,
         }
     }
 }
@@ -91,6 +95,10 @@ pub async fn follow(
         .map(|d| tokio::time::Instant::now() + d);
     let mut last_liveness_check = tokio::time::Instant::now();
     let mut reconnecting = false;
+    // One listener for the whole follow: a Ctrl-C pressed while a batch is being handled is
+    // still seen at the next select (a listener made per turn would miss it).
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         if let Some(d) = deadline
             && tokio::time::Instant::now() >= d
@@ -101,11 +109,14 @@ pub async fn follow(
             )));
         }
         let batch = tokio::select! {
-            b = reader.next_batch(Duration::from_millis(1000), 500) => b,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\ndetached: request {request_id} goes on; 'pockitect watch {request_id}' follows it, 'pockitect cancel {request_id}' stops it");
-                return Err(CliError::Timeout("interrupted".into()));
+            // Ctrl-C first: it is polled (and its handler installed) before any event is shown.
+            biased;
+            _ = &mut interrupted => {
+                return Err(CliError::Interrupted(format!(
+                    "\ninterrupted: request {request_id} goes on; follow it again with 'pockitect watch {request_id}' or stop it with 'pockitect cancel {request_id}'"
+                )));
             }
+            b = reader.next_batch(Duration::from_millis(1000), 500) => b,
         };
         let batch = match batch {
             Ok(b) => b,

@@ -22,7 +22,8 @@ pub use follow::CliError;
 /// Pockitect: deploy one-file blueprints as AWS stacks, scan and clean your AWS estate.
 ///
 /// Exit codes: 0 success, 1 failure, 2 usage, 3 partial, 4 no Redis or daemon, 5 invalid
-/// blueprint, 6 cancelled, 7 project busy, 8 timed out, 9 not found, 10 AWS refused.
+/// blueprint, 6 cancelled, 7 project busy, 8 timed out, 9 not found, 10 AWS refused, 130
+/// interrupted by Ctrl-C while following (the request goes on).
 #[derive(Debug, Parser)]
 #[command(name = "pockitect", version, about, long_about = None)]
 pub struct Cli {
@@ -120,6 +121,11 @@ pub async fn run(cli: Cli) -> i32 {
     };
     match result {
         Ok(code) => code,
+        // Not an error: the user chose to stop following.
+        Err(e @ CliError::Interrupted(_)) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()

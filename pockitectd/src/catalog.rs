@@ -17,15 +17,9 @@ pub const LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A slow or unreachable AWS must not hold a plan for long: then the offline checks apply.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A region name's shape (`us-east-1`, `us-gov-west-1`); also keeps the cache path inside
-/// the cache directory.
-pub fn is_region_name(region: &str) -> bool {
-    (3..=32).contains(&region.len())
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !region.starts_with('-')
-}
+/// DescribeRegions answers in well under a second; a scan must not wait long to learn that AWS
+/// cannot be asked.
+const REGIONS_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn path(daemon: &Daemon, region: &str) -> PathBuf {
     daemon
@@ -66,6 +60,29 @@ pub async fn get(daemon: &Daemon, region: &str) -> Option<Catalog> {
                 "the region catalog took over {FETCH_TIMEOUT:?}; validating with what is known"
             );
             old
+        }
+    }
+}
+
+/// The regions enabled for the account: from the home region's fresh cached catalog, else
+/// asked of AWS (one DescribeRegions call). None when AWS cannot be asked (the log says why).
+pub async fn enabled_regions(daemon: &Daemon) -> Option<Vec<String>> {
+    let home = daemon.aws.home_region();
+    if let Some(c) = cached(daemon, home)
+        && c.is_fresh(LIFETIME)
+        && !c.regions.is_empty()
+    {
+        return Some(c.regions);
+    }
+    match tokio::time::timeout(REGIONS_TIMEOUT, daemon.aws.enabled_regions()).await {
+        Ok(Ok(regions)) => Some(regions),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not list the enabled regions");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("listing the enabled regions took over {REGIONS_TIMEOUT:?}");
+            None
         }
     }
 }

@@ -4,6 +4,7 @@
 mod bounded;
 mod bus;
 mod deploy;
+mod errors;
 mod ownership;
 mod scan;
 mod secrets;

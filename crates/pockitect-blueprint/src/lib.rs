@@ -40,4 +40,4 @@ pub use recorded::RecordedId;
 pub use slug::{is_valid_slug, slugify};
 pub use store::ProjectStore;
 pub use summary::NOT_WANTED;
-pub use validate::{Issue, Report, ValidationContext, check_db_password, validate};
+pub use validate::{Issue, Report, ValidationContext, check_db_password, is_region_code, validate};

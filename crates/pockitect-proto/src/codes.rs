@@ -87,4 +87,7 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 9;
     /// AWS refused or failed.
     pub const AWS: i32 = 10;
+    /// The user pressed Ctrl-C while following a request (128 + SIGINT, as shells report);
+    /// the request itself goes on.
+    pub const INTERRUPTED: i32 = 130;
 }

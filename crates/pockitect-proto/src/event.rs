@@ -191,7 +191,8 @@ impl Event {
 pub struct ScanError {
     pub region: String,
     pub service: String,
-    /// AWS's error code (`AccessDenied`, `OptInRequired`, …) or `network`.
+    /// AWS's error code (`AccessDenied`, `OptInRequired`, …), or when AWS gave none: `network`,
+    /// `timeout`, `response`, `request` or `http-<status>`.
     pub code: String,
     pub message: String,
 }

@@ -1,8 +1,8 @@
 //! Test support: starts a real `redis-server` and a real `moto_server` (the AWS emulator) on
 //! free loopback ports for a test, or uses `POCKITECT_TEST_REDIS_URL` /
-//! `POCKITECT_TEST_AWS_ENDPOINT` when set; finds the workspace's built binaries; polls for
-//! conditions with a deadline; puts a [`DelayProxy`] in front of a server to make it as slow as
-//! the real service. A missing server is a test failure that says how to install it, never a
+//! `POCKITECT_TEST_AWS_ENDPOINT` when set; gives current builds of the workspace's binaries;
+//! polls for conditions with a deadline; puts a [`DelayProxy`] in front of a server to make it
+//! as slow as the real service. A missing server is a test failure that says how to install it, never a
 //! silent skip.
 
 mod proxy;
@@ -14,6 +14,7 @@ pub use secret_service::SecretService;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A unique key prefix / name suffix, so tests can share servers and run in parallel.
@@ -275,21 +276,127 @@ pub fn fake_aws_env(cmd: &mut Command, endpoint: &str) {
         .env_remove("AWS_PROFILE");
 }
 
-/// Path of a binary of this workspace, built by `cargo test --workspace` next to the tests.
+/// Path of a binary of this workspace (`pockitectd`, `pockitect`, `pockitect-tui`), current with
+/// its sources. A test crate does not depend on other packages' binaries, so `cargo test -p
+/// pockitect-e2e` alone would otherwise run whatever binaries an earlier build left. The first
+/// call in a test process therefore runs `cargo test --workspace --no-run` (which builds every
+/// binary) with the profile and target directory of the running test; when everything is
+/// current that is cargo's freshness check alone (about a second). Cargo holds its build lock only while compiling, not
+/// while tests run, so this build does not wait on the `cargo test` that started the test.
+/// Outside cargo (`CARGO` unset: a test executable run by hand) the binaries found are used.
 pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let exe = std::env::current_exe().expect("current test executable");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    // target[/<triple>]/<profile>/deps/<test> -> target[/<triple>]/<profile>/<name>
     let dir = exe
         .parent()
         .and_then(Path::parent)
-        .expect("test executable lives in target/<profile>/deps");
-    let path = dir.join(name);
+        .expect("test executable lives in target/<profile>/deps")
+        .to_path_buf();
+    if let Err(e) = BUILT.get_or_init(|| build_binaries(&dir)) {
+        panic!("{e}");
+    }
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
-        "binary '{}' not built; run the tests with 'cargo test --workspace' (it builds every binary)",
+        "binary '{}' not found after building the workspace's binaries: is '{name}' a binary of this workspace?",
         path.display()
     );
     path
+}
+
+/// Builds every binary of the workspace into the profile directory `dir` of the running test.
+fn build_binaries(dir: &Path) -> Result<(), String> {
+    let Some(cargo) = std::env::var_os("CARGO") else {
+        return Ok(());
+    };
+    let (target_dir, triple) = target_of(dir)?;
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let mut cmd = Command::new(&cargo);
+    // What `cargo test --workspace` builds, binaries included, so the usual run finds it all
+    // fresh. A build of the binaries alone (`cargo build --bins`, or `-p pockitectd`) resolves
+    // features without the dev-dependencies' and compiles the AWS SDK again for minutes.
+    cmd.args([
+        "test",
+        "--workspace",
+        "--no-run",
+        "--locked",
+        "--manifest-path",
+    ])
+    .arg(&manifest)
+    .arg("--target-dir")
+    .arg(target_dir);
+    match dir.file_name().and_then(|n| n.to_str()) {
+        // `target/debug` holds the default test profile's build: no flag.
+        Some("debug") => {}
+        Some(profile) => {
+            cmd.args(["--profile", profile]);
+        }
+        None => return Err(format!("no profile in '{}'", dir.display())),
+    }
+    if let Some(t) = triple {
+        cmd.args(["--target", t]);
+    }
+    // What cargo set for this test (its package's name, paths, …) is not for the build; the
+    // user's own cargo settings (CARGO_HOME, CARGO_BUILD_*, …) stay.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key == "OUT_DIR"
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            )
+        {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| {
+            format!(
+                "could not run '{}' to build the binaries: {e}",
+                cargo.to_string_lossy()
+            )
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "building the workspace's binaries for the tests failed ({}); fix the build, then run the tests again:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The target directory above a profile directory, and the target triple when the build was
+/// for an explicit `--target` (`target/<triple>/<profile>`). The target directory is the one
+/// holding cargo's `CACHEDIR.TAG`.
+fn target_of(dir: &Path) -> Result<(&Path, Option<&str>), String> {
+    let parent = dir
+        .parent()
+        .ok_or_else(|| format!("no target directory above '{}'", dir.display()))?;
+    if parent.join("CACHEDIR.TAG").exists() {
+        return Ok((parent, None));
+    }
+    match (parent.parent(), parent.file_name().and_then(|n| n.to_str())) {
+        (Some(root), Some(triple)) if root.join("CACHEDIR.TAG").exists() => {
+            Ok((root, Some(triple)))
+        }
+        _ => Err(format!(
+            "'{}' is not inside a cargo target directory",
+            dir.display()
+        )),
+    }
 }
 
 /// Polls `check` until it returns Some or `timeout` passes (then panics naming `what`).

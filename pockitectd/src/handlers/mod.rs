@@ -84,7 +84,7 @@ pub async fn handle(
         Command::Terminate(args) => operate::terminate(args, daemon, events, cancel).await,
         Command::Destroy(args) => operate::destroy(args, daemon, events, cancel).await,
         Command::Refresh(args) => refresh::refresh(args, daemon, events, cancel).await,
-        Command::Catalog(args) if !crate::catalog::is_region_name(&args.region) => {
+        Command::Catalog(args) if !pockitect_blueprint::is_region_code(&args.region) => {
             Err(HandlerError::new(
                 ErrorCode::InvalidArguments,
                 format!(

@@ -12,20 +12,44 @@ use tokio_util::sync::CancellationToken;
 use crate::Daemon;
 use crate::events::{Events, HandlerError, Outcome};
 
-/// AWS region names: lowercase letters, digits and dashes (`us-east-1`, `us-gov-west-1`).
-fn check_region(r: &str) -> Result<(), HandlerError> {
-    let ok = (4..=32).contains(&r.len())
-        && r.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && r.contains('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(HandlerError::new(
-            ErrorCode::InvalidArguments,
-            format!("data.regions: '{r}' is not a region name (like 'us-east-1')"),
-        ))
+/// Refuses, before any per-region work, regions the account does not have: each one given is
+/// named, with the enabled ones. Scanning a region that is not there would only spend retries
+/// on every service and end `partial` with an error per service.
+async fn check_regions(regions: &[String], daemon: &Daemon) -> Result<(), HandlerError> {
+    let shown = |r: &String| format!("'{}'", r.chars().take(64).collect::<String>());
+    let enabled = crate::catalog::enabled_regions(daemon).await;
+    let mut unknown: Vec<String> = regions
+        .iter()
+        .filter(|r| match &enabled {
+            Some(enabled) => !enabled.contains(r),
+            // AWS cannot say which regions are enabled: refuse only what cannot be a region;
+            // the scan then reports what each region answers.
+            None => !pockitect_blueprint::is_region_code(r),
+        })
+        .map(shown)
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    if unknown.is_empty() {
+        return Ok(());
     }
+    let (verb, exist) = if unknown.len() == 1 {
+        ("is", "does")
+    } else {
+        ("are", "do")
+    };
+    let message = match &enabled {
+        Some(enabled) => format!(
+            "data.regions: {} {verb} not enabled for this account or {exist} not exist; scan enabled regions ({}), omit --regions to scan them all, or enable the region in the AWS console (Account > AWS Regions)",
+            unknown.join(", "),
+            enabled.join(", ")
+        ),
+        None => format!(
+            "data.regions: {} {verb} not a region code; give codes such as 'us-east-1'",
+            unknown.join(", ")
+        ),
+    };
+    Err(HandlerError::new(ErrorCode::InvalidArguments, message))
 }
 
 pub async fn scan(
@@ -34,10 +58,8 @@ pub async fn scan(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
-    if let Some(regions) = &args.regions {
-        for r in regions {
-            check_region(r)?;
-        }
+    if let Some(regions) = args.regions.as_ref().filter(|r| !r.is_empty()) {
+        check_regions(regions, daemon).await?;
     }
     let types: BTreeSet<ResourceType> = args
         .types

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::time::Instant;
@@ -25,15 +26,14 @@ pub(crate) trait EngineError: Sized {
     fn new(resource: Resource, region: &str, code: &str, message: impl Into<String>) -> Self;
     fn from_aws(resource: Resource, e: AwsError) -> Self;
     /// A failed SDK call, with AWS's code and message.
-    fn sdk<E, R>(
+    fn sdk<E>(
         resource: Resource,
         operation: &'static str,
         region: &str,
-        err: SdkError<E, R>,
+        err: SdkError<E, HttpResponse>,
     ) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug;
+        E: ProvideErrorMetadata + std::error::Error + 'static;
     /// True for AWS's "it does not exist" answers.
     fn is_not_found(&self) -> bool;
 }
@@ -73,15 +73,14 @@ impl EngineError for StepError {
         }
     }
 
-    fn sdk<E, R>(
+    fn sdk<E>(
         resource: Resource,
         operation: &'static str,
         region: &str,
-        err: SdkError<E, R>,
+        err: SdkError<E, HttpResponse>,
     ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         StepError::from_aws(resource, AwsError::from_sdk(operation, region, err))
     }
@@ -115,8 +114,8 @@ where
 
 /// A describe call's answer with AWS's "it does not exist" read as nothing found (`None`, an
 /// empty list): a recorded id that is gone is something to recreate or adopt, not a failure.
-pub(crate) fn unless_not_found<T, E, R>(
-    answer: Result<T, SdkError<E, R>>,
+pub(crate) fn unless_not_found<T, E>(
+    answer: Result<T, SdkError<E, HttpResponse>>,
     resource: Resource,
     operation: &'static str,
     region: &str,
@@ -124,7 +123,6 @@ pub(crate) fn unless_not_found<T, E, R>(
 where
     T: Default,
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match answer {
         Ok(v) => Ok(v),

@@ -1,5 +1,6 @@
 mod catalog;
 mod deploy;
+mod errors;
 mod lookup;
 mod power;
 mod terminate;

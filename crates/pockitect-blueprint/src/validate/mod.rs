@@ -219,9 +219,9 @@ impl Validator<'_> {
             );
             return;
         }
-        if !region_shape_ok(region) {
+        if !is_region_code(region) {
             let lower = region.to_ascii_lowercase();
-            let hint = if region_shape_ok(&lower) {
+            let hint = if is_region_code(&lower) {
                 format!("use '{lower}'")
             } else {
                 "write a region code such as 'us-east-1'".to_owned()
@@ -1113,10 +1113,14 @@ fn find_secrets(path: &str, key: &str, value: &Value, found: &mut Vec<String>) {
 }
 
 /// `xx-name-1`, `xx-gov-name-1`, `cn-northwest-1`: lowercase words joined by hyphens ending in a
-/// number.
-fn region_shape_ok(region: &str) -> bool {
+/// number. The one check of a region name's shape (blueprints, the daemon's scan and catalog
+/// requests); whether the account has the region enabled is a question for AWS (DescribeRegions).
+/// A name that passes is also safe as a file name (the daemon caches a catalog per region).
+pub fn is_region_code(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
+    // The longest real code is about 15 characters; the bound keeps file names short.
+    region.len() <= 32
+        && parts.len() >= 3
         && parts.len() <= 4
         && parts[..parts.len() - 1]
             .iter()
@@ -1149,7 +1153,7 @@ mod tests {
             "ap-southeast-7",
             "cn-northwest-1",
         ] {
-            assert!(region_shape_ok(ok), "{ok}");
+            assert!(is_region_code(ok), "{ok}");
         }
         for bad in [
             "US-EAST-1",
@@ -1158,8 +1162,9 @@ mod tests {
             "us-east-1a",
             "u-east-1",
             "us--1",
+            "us-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-1",
         ] {
-            assert!(!region_shape_ok(bad), "{bad}");
+            assert!(!is_region_code(bad), "{bad}");
         }
     }
 
