@@ -5,8 +5,11 @@
 
 mod codes;
 mod command;
+mod decode;
 mod envelope;
 mod event;
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz;
 mod request_id;
 mod resource;
 
@@ -16,16 +19,13 @@ pub use command::{
     PowerAction, PowerArgs, ProjectRef, RefreshArgs, RequestRef, ScanArgs, TerminateArgs,
     TerminateTarget,
 };
+pub use decode::{MAX_COMMAND_BYTES, Refusal, Request, decode, salvage_request_id};
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
 pub use event::{
     Catalog, DaemonHeartbeat, InFlight, ReplyRef, ScanChunk, ScanComplete, ScanError, event_type,
 };
 pub use request_id::{RequestId, RequestIdError};
 pub use resource::{ResourceFilter, ResourceRecord, ResourceType, UnknownResourceType};
-
-/// Largest command payload a daemon accepts, in bytes. Anything bigger is dead-lettered: a
-/// blueprint is a few kilobytes and a terminate list of 10,000 records stays well under this.
-pub const MAX_COMMAND_BYTES: usize = 4 * 1024 * 1024;
 
 /// Tag keys Pockitect writes on every resource it manages.
 pub mod tags {
