@@ -168,15 +168,12 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         (0u32..=70_000).prop_map(Value::from),
-        // JSON has no NaN or infinity. And serde_json's text reader (without its
-        // `float_roundtrip`) reads a few floats back one step off what it wrote: a float
-        // precision matter of serde_json, kept out so the round-trip checks stay exact.
-        any::<f64>()
-            .prop_filter("finite and read back exactly", |f| {
-                f.is_finite()
-                    && serde_json::from_str::<f64>(&Value::from(*f).to_string()).ok() == Some(*f)
-            })
-            .prop_map(Value::from),
+        // JSON has no NaN or infinity: finite floats of every class, by construction rather
+        // than by a filter (a long fuzz run would exhaust proptest's budget of rejections).
+        {
+            use proptest::num::f64::{NEGATIVE, NORMAL, POSITIVE, SUBNORMAL, ZERO};
+            (POSITIVE | NEGATIVE | NORMAL | SUBNORMAL | ZERO).prop_map(Value::from)
+        },
         text().prop_map(Value::String),
     ]
 }
@@ -240,7 +237,7 @@ fn inline_blueprint() -> impl Strategy<Value = Value> {
             "compute": {"instance_type": "t3.micro"}
         })),
         // `null` reads as no blueprint at all: not a blueprint that could round-trip.
-        json_value().prop_filter("not null", |v| !v.is_null()),
+        json_value().prop_map(|v| if v.is_null() { json!({}) } else { v }),
     ]
 }
 
@@ -526,7 +523,7 @@ pub fn check_decoded(payload: &[u8], result: &Result<Request, Refusal>) -> Resul
                 again["project_id"] = json!(p);
             }
             match decode(again.to_string().as_bytes()) {
-                Ok(back) if back == *req => Ok(()),
+                Ok(back) if same_request(&back, req) => Ok(()),
                 Ok(back) => Err(format!("round trip changed {req:?} into {back:?}")),
                 Err(r) => Err(format!("round trip of {req:?} refused: {}", r.message)),
             }
@@ -571,6 +568,42 @@ pub fn check_decoded(payload: &[u8], result: &Result<Request, Refusal>) -> Resul
             }
             Ok(())
         }
+    }
+}
+
+/// The same request, up to how serde_json reads floats back (see [`same_json`]).
+pub fn same_request(a: &Request, b: &Request) -> bool {
+    a.request_id == b.request_id
+        && a.project_id == b.project_id
+        && same_command(&a.command, &b.command)
+}
+
+/// The same command, up to how serde_json reads floats back (see [`same_json`]).
+pub fn same_command(a: &Command, b: &Command) -> bool {
+    a.kind() == b.kind() && same_json(&a.data(), &b.data())
+}
+
+/// Equal JSON, except that floats may differ in their last few bits: serde_json's text reader
+/// (without its `float_roundtrip`, which the workspace does not turn on) reads some floats one
+/// step off the value they were written from, so a float that went through text once more is
+/// not bit-for-bit the same. That is serde_json's precision, not a decoding fault.
+pub fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+                _ => false,
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
     }
 }
 
