@@ -14,10 +14,7 @@ use crate::Daemon;
 /// The request id when the payload carries a usable one, else a hash of the payload (stable
 /// across daemons: `DefaultHasher::new()` uses fixed keys).
 fn dedupe_key(payload: &str) -> String {
-    let id = serde_json::from_str::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|v| v.get("request_id")?.as_str().map(str::to_owned))
-        .filter(|id| pockitect_proto::RequestId::parse(id).is_ok());
+    let id = pockitect_proto::salvage_request_id(payload.as_bytes()).map(String::from);
     id.unwrap_or_else(|| {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         payload.hash(&mut h);

@@ -35,6 +35,12 @@ impl Events {
         )
     }
 
+    /// The envelope of a typed event of this request.
+    pub fn envelope_of(&self, event: Event, status: Status) -> Envelope {
+        let (kind, data) = event.into_parts();
+        self.envelope(kind, status, data)
+    }
+
     /// Publishes a non-terminal event. A failure to publish is logged, not fatal: the request
     /// goes on and its terminal event is retried by the worker.
     pub async fn emit(&self, event: Event, status: Status) {

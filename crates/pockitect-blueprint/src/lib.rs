@@ -16,6 +16,8 @@
 //! ```
 
 mod error;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod legacy;
 pub mod model;
 mod net;

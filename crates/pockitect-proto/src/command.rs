@@ -79,12 +79,38 @@ pub struct BlueprintRef {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "DeployWire")]
 pub struct DeployArgs {
     #[serde(flatten)]
     pub target: BlueprintRef,
     #[serde(default)]
     pub rollback_on_failure: bool,
+}
+
+/// [`DeployArgs`] as read off the wire: the same fields, side by side. Read through a
+/// `flatten`, a wrong field was reported at `data` rather than at its own path, and unknown
+/// fields went unnoticed (serde cannot deny them through a flatten).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeployWire {
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    blueprint: Option<Value>,
+    #[serde(default)]
+    rollback_on_failure: bool,
+}
+
+impl From<DeployWire> for DeployArgs {
+    fn from(w: DeployWire) -> Self {
+        Self {
+            target: BlueprintRef {
+                project: w.project,
+                blueprint: w.blueprint,
+            },
+            rollback_on_failure: w.rollback_on_failure,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,9 +171,9 @@ pub struct RefreshArgs {
 /// Why a command envelope could not be turned into a [`Command`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CommandError {
-    #[error("run command '{0}': no such command; known commands: {list}", list = Command::NAMES.join(", "))]
+    #[error("read command: type: no command is named '{0}'; use one of {list}", list = Command::NAMES.join(", "))]
     Unknown(String),
-    #[error("read command '{kind}': data.{path}: {message}")]
+    #[error("read command '{kind}': {}: {message}", data_path(.path))]
     InvalidArguments {
         kind: String,
         path: String,
@@ -161,6 +187,15 @@ impl CommandError {
             CommandError::Unknown(_) => ErrorCode::UnknownCommand,
             CommandError::InvalidArguments { .. } => ErrorCode::InvalidArguments,
         }
+    }
+}
+
+/// Where in the envelope an argument error is: `data` itself, or `data.<path>` inside it.
+pub(crate) fn data_path(path: &str) -> String {
+    if path.is_empty() {
+        "data".to_owned()
+    } else {
+        format!("data.{path}")
     }
 }
 
@@ -331,6 +366,18 @@ mod tests {
         let err =
             Command::parse("power", &json!({"project": "x", "action": "explode"})).unwrap_err();
         assert!(err.to_string().contains("data.action"), "{err}");
+    }
+
+    #[test]
+    fn deploy_arguments_are_named_and_checked_like_any_other() {
+        let err = Command::parse("deploy", &json!({"project": false})).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("data.project: invalid type: boolean `false`"),
+            "{err}"
+        );
+        let err = Command::parse("deploy", &json!({"project": "x", "rollbak": true})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `rollbak`"), "{err}");
     }
 
     #[test]

@@ -5,9 +5,12 @@
 
 mod codes;
 mod command;
+mod decode;
 pub mod deploy;
 mod envelope;
 mod event;
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz;
 pub mod payload;
 pub mod power;
 mod request_id;
@@ -21,6 +24,7 @@ pub use command::{
     PowerAction, PowerArgs, ProjectRef, RefreshArgs, RequestRef, ScanArgs, TerminateArgs,
     TerminateTarget,
 };
+pub use decode::{MAX_COMMAND_BYTES, Refusal, Request, decode, salvage_request_id};
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
 pub use event::{
     Catalog, DaemonHeartbeat, Event, EventError, InFlight, Projects, ReplyRef, ScanChunk,
@@ -28,10 +32,6 @@ pub use event::{
 };
 pub use request_id::{RequestId, RequestIdError};
 pub use resource::{ResourceFilter, ResourceRecord, ResourceType, UnknownResourceType};
-
-/// Largest command payload a daemon accepts, in bytes. Anything bigger is dead-lettered: a
-/// blueprint is a few kilobytes and a terminate list of 10,000 records stays well under this.
-pub const MAX_COMMAND_BYTES: usize = 4 * 1024 * 1024;
 
 /// Tag keys Pockitect writes on every resource it manages.
 pub mod tags {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pockitect_proto::{Command, Envelope, ErrorCode, PingArgs, RequestId, Status};
+use pockitect_proto::{Command, Envelope, ErrorCode, ErrorPayload, PingArgs, RequestId, Status};
 use serde_json::json;
 
 use crate::Harness;
@@ -63,6 +63,15 @@ async fn malformed_oversized_and_wrongly_typed_commands_get_errors_and_workers_s
         assert_eq!(t.data["code"], json!(code), "{t:?}");
         assert!(t.message().is_some_and(|m| !m.is_empty()));
     }
+    // Every refusal's data is an `ErrorPayload`; a wrong argument is named by its path.
+    let t = crate::terminal_of(&h.bus, &cases[0].0, Duration::from_secs(20)).await;
+    let payload: ErrorPayload = serde_json::from_value(t.data.clone()).expect("an ErrorPayload");
+    assert_eq!(payload.code, ErrorCode::InvalidArguments);
+    assert!(
+        payload.message.contains("data.regions: invalid type"),
+        "{}",
+        payload.message
+    );
     pockitect_testkit::eventually("5 dead letters", Duration::from_secs(10), || {
         let bus = h.bus.clone();
         async move { (bus.dead_letter_len().await.ok()? == 5).then_some(()) }

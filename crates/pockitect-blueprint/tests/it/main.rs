@@ -4,6 +4,7 @@ mod broken;
 mod canonical;
 mod fixtures;
 mod hostile;
+mod properties;
 mod secrets;
 mod slugs;
 mod store;
