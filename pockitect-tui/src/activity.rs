@@ -5,22 +5,12 @@
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use pockitect_proto::{Envelope, RequestId, Status, event_type};
+use pockitect_proto::{Command, Envelope, RequestId, Status, event_type};
 use serde_json::Value;
 
 pub const MAX_REQUESTS: usize = 500;
 pub const MAX_EVENTS: usize = 200;
 const MAX_ANNOUNCEMENTS: usize = 50;
-
-/// Command types that only read state and answer at once; hidden unless asked for.
-pub const QUERY_KINDS: [&str; 6] = [
-    "query_resources",
-    "list_projects",
-    "get_project",
-    "get_request",
-    "daemon_info",
-    "cancel",
-];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Progress {
@@ -94,7 +84,8 @@ impl Request {
     }
 
     pub fn is_query(&self) -> bool {
-        QUERY_KINDS.contains(&self.kind.as_str())
+        // Queries only read state and answer at once; hidden unless asked for.
+        Command::is_query_kind(&self.kind)
     }
 
     /// Word for the status column.
@@ -676,8 +667,19 @@ mod tests {
         a.ingest(&ev("pong", "p", Status::Success, json!({}), t(1)));
         assert_eq!(a.visible().len(), 1);
         assert_eq!(a.hidden_queries(), 1);
+        // Another client's `catalog` (the wizard's) is a query too: the console's own list of
+        // query kinds once missed it; now it is the protocol's.
+        a.ingest(&ev(
+            "accepted",
+            "c",
+            Status::InProgress,
+            json!({"type": "catalog", "daemon": "d", "resumed": false}),
+            t(2),
+        ));
+        assert_eq!(a.visible().len(), 1);
+        assert_eq!(a.hidden_queries(), 2);
         a.show_queries = true;
-        assert_eq!(a.visible().len(), 2);
+        assert_eq!(a.visible().len(), 3);
     }
 
     #[test]

@@ -316,15 +316,21 @@ impl Command {
     /// once with no lock. Their answers go to the client that asked, not to the shared event
     /// stream (see [`crate::ReplyRef`]).
     pub fn is_query(&self) -> bool {
+        Self::is_query_kind(self.kind())
+    }
+
+    /// [`Command::is_query`] for a command known only by its `type` (a client that sees
+    /// another client's request).
+    pub fn is_query_kind(kind: &str) -> bool {
         matches!(
-            self,
-            Command::QueryResources(_)
-                | Command::ListProjects(_)
-                | Command::GetProject(_)
-                | Command::GetRequest(_)
-                | Command::DaemonInfo(_)
-                | Command::Cancel(_)
-                | Command::Catalog(_)
+            kind,
+            "query_resources"
+                | "list_projects"
+                | "get_project"
+                | "get_request"
+                | "daemon_info"
+                | "cancel"
+                | "catalog"
         )
     }
 }

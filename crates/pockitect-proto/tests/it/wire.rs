@@ -686,6 +686,7 @@ fn every_command_is_pinned_and_parses_to_itself() {
         let wire =
             json!({"v": PROTOCOL_VERSION, "type": kind, "request_id": rid(), "data": c.data()});
         assert_eq!(Command::parse(kind, &c.data()).unwrap(), c, "{kind}");
+        assert_eq!(Command::is_query_kind(kind), c.is_query(), "{kind}");
         insta::assert_json_snapshot!(format!("command_{kind}"), wire);
     }
 }
