@@ -48,6 +48,10 @@ fn blueprint() -> Blueprint {
     bp
 }
 
+fn checked() -> pockitect_blueprint::Checked {
+    pockitect_blueprint::check(blueprint()).expect("the bench blueprint is valid")
+}
+
 /// Notes the order in which resources are started.
 #[derive(Default)]
 struct OrderSink(Mutex<Vec<Resource>>);
@@ -74,7 +78,7 @@ fn options(keys: &std::path::Path, concurrency: usize) -> DeployOptions {
 
 async fn run(aws: &Aws, keys: &std::path::Path, concurrency: usize, sink: &OrderSink) -> Duration {
     let started = Instant::now();
-    let report = deploy::deploy(aws, blueprint(), options(keys, concurrency), sink)
+    let report = deploy::deploy(aws, checked(), options(keys, concurrency), sink)
         .await
         .expect("deploy runs");
     assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
@@ -112,7 +116,7 @@ fn main() {
     rt.block_on(async {
         // Warm-up, straight at moto: it loads its image catalogue on first use.
         let direct = client(moto.endpoint()).await;
-        deploy::deploy(&direct, blueprint(), options(keys.path(), 4), NoopSink)
+        deploy::deploy(&direct, checked(), options(keys.path(), 4), NoopSink)
             .await
             .expect("warm-up deploy runs");
 

@@ -42,4 +42,7 @@ pub use recorded::RecordedId;
 pub use slug::{is_valid_slug, slugify};
 pub use store::ProjectStore;
 pub use summary::NOT_WANTED;
-pub use validate::{Issue, Report, ValidationContext, check_db_password, is_region_code, validate};
+pub use validate::{
+    Checked, Issue, Rejected, Report, ValidationContext, check, check_db_password, is_region_code,
+    validate,
+};

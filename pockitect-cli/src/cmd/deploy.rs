@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use pockitect_blueprint::{Blueprint, ProjectStore, ValidationContext, validate};
+use pockitect_blueprint::{Blueprint, ProjectStore, check};
 use pockitect_bus::Bus;
 use pockitect_proto::deploy::{Outputs, StepState};
 use pockitect_proto::payload::PlanReady;
@@ -48,21 +48,12 @@ fn target_ref(target: &str) -> Result<(BlueprintRef, Option<Blueprint>), CliErro
     if path.exists() || target.ends_with(".json") {
         let bp = ProjectStore::load_path(path)
             .map_err(|e| CliError::Invalid(format!("{target}: {e}")))?;
-        let report = validate(&bp, &ValidationContext::offline());
-        if !report.is_ok() {
-            let lines: Vec<String> = report
-                .errors
-                .iter()
-                .map(|e| format!("  error: {e}"))
-                .collect();
-            return Err(CliError::Invalid(format!(
-                "{target} is invalid:\n{}",
-                lines.join("\n")
-            )));
-        }
-        for w in &report.warnings {
+        // Offline only: the daemon adds what the region offers when it takes the request.
+        let checked = check(bp).map_err(|r| CliError::Invalid(format!("{target}: {r}")))?;
+        for w in checked.warnings() {
             eprintln!("warning: {w}");
         }
+        let bp = checked.into_blueprint();
         let doc = serde_json::to_value(&bp).map_err(|e| CliError::Io(e.to_string()))?;
         Ok((
             BlueprintRef {

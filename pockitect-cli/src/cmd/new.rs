@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use pockitect_blueprint::{ProjectStore, ValidationContext, slugify, validate};
+use pockitect_blueprint::{ProjectStore, check, slugify};
 use pockitect_proto::exit;
 use serde_json::{Value, json};
 
@@ -271,28 +271,16 @@ pub async fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
         }
     });
     let bp = pockitect_blueprint::from_value(doc).map_err(|e| CliError::Invalid(e.to_string()))?;
-    let ctx = match &offer {
-        Some(o) => super::catalog::context(o),
-        None => ValidationContext::offline(),
-    };
-    let mut report = validate(&bp, &ValidationContext::offline());
-    if report.is_ok() {
-        report = validate(&bp, &ctx);
-    }
-    if !report.is_ok() {
-        let lines: Vec<String> = report
-            .errors
-            .iter()
-            .map(|e| format!("  error: {e}"))
-            .collect();
-        return Err(CliError::Invalid(format!(
-            "the answers make an invalid blueprint:\n{}",
-            lines.join("\n")
-        )));
-    }
-    for w in &report.warnings {
+    let checked = check(bp)
+        .and_then(|c| match &offer {
+            Some(o) => c.against(&super::catalog::context(o)),
+            None => Ok(c),
+        })
+        .map_err(|r| CliError::Invalid(format!("the answers make an invalid blueprint: {r}")))?;
+    for w in checked.warnings() {
         eprintln!("warning: {w}");
     }
+    let bp = checked.into_blueprint();
     let store = ProjectStore::new(&a.projects_dir);
     if store.exists(&slug) && !a.force {
         return Err(CliError::Usage(format!(

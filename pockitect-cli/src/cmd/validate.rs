@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use pockitect_blueprint::{ProjectStore, ValidationContext, validate};
+use pockitect_blueprint::{ProjectStore, ValidationContext, check};
 use pockitect_proto::exit;
 use serde_json::json;
 
@@ -29,9 +29,11 @@ pub async fn run(g: &Global, a: ValidateArgs) -> Result<i32, CliError> {
         let shown = file.display().to_string();
         match ProjectStore::load_path(file) {
             Ok(bp) => {
-                let mut report = validate(&bp, &ValidationContext::offline());
-                if report.is_ok() && !a.offline {
-                    let region = bp.region().to_owned();
+                let mut checked = check(bp);
+                if let Ok(c) = &checked
+                    && !a.offline
+                {
+                    let region = c.blueprint().region().to_owned();
                     if !contexts.contains_key(&region) {
                         let ctx = match super::catalog::fetch(g, &region).await {
                             Ok(offer) => {
@@ -45,8 +47,12 @@ pub async fn run(g: &Global, a: ValidateArgs) -> Result<i32, CliError> {
                         };
                         contexts.insert(region.clone(), ctx);
                     }
-                    report = validate(&bp, &contexts[&region]);
+                    checked = checked.and_then(|c| c.against(&contexts[&region]));
                 }
+                let report = match checked {
+                    Ok(c) => c.report().clone(),
+                    Err(rejected) => rejected.report,
+                };
                 if !report.is_ok() {
                     failed += 1;
                 }

@@ -6,7 +6,7 @@ use pockitect_aws::deploy::{
     self, Action, DbPassword, DeployEvent, DeployOptions, DeploySink, Outcome as DeployOutcome,
     Resource,
 };
-use pockitect_blueprint::{Blueprint, ValidationContext, validate};
+use pockitect_blueprint::{Blueprint, Checked, Rejected};
 use pockitect_proto::payload::{DeployComplete, PlanReady};
 use pockitect_proto::{BlueprintRef, DeployArgs, ErrorCode, Event, Status};
 use tokio_util::sync::CancellationToken;
@@ -58,25 +58,17 @@ fn load(
     }
 }
 
-/// Validates offline first (a blueprint with errors costs no AWS call), then against what the
-/// blueprint's region offers (its catalog) when that is known.
-async fn check(daemon: &Daemon, bp: &Blueprint) -> Result<Vec<String>, HandlerError> {
-    let mut report = validate(bp, &ValidationContext::offline());
-    if report.is_ok() {
-        report = validate(bp, &crate::catalog::context_for(daemon, bp.region()).await);
-    }
-    if !report.is_ok() {
-        let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-        return Err(HandlerError::new(
-            ErrorCode::InvalidBlueprint,
-            format!(
-                "the blueprint has {} problem(s): {}",
-                errors.len(),
-                errors.join("; ")
-            ),
-        ));
-    }
-    Ok(report.warnings.iter().map(ToString::to_string).collect())
+/// The request's one validation: every rule offline (a blueprint with errors costs no AWS call,
+/// not even for the catalog), then the rules that depend on what the blueprint's region offers.
+async fn check(daemon: &Daemon, bp: Blueprint) -> Result<Checked, HandlerError> {
+    let invalid = |r: Rejected| HandlerError::new(ErrorCode::InvalidBlueprint, r.to_string());
+    let checked = pockitect_blueprint::check(bp).map_err(invalid)?;
+    let offer = crate::catalog::context_for(daemon, checked.blueprint().region()).await;
+    checked.against(&offer).map_err(invalid)
+}
+
+fn warnings(checked: &Checked) -> Vec<String> {
+    checked.warnings().iter().map(ToString::to_string).collect()
 }
 
 /// The engine's refusals, with the code a client maps to its exit status.
@@ -84,18 +76,20 @@ fn engine_error(e: deploy::DeployError) -> HandlerError {
     let code = match &e {
         deploy::DeployError::Conflict { .. } => ErrorCode::Conflict,
         deploy::DeployError::OwnershipUnknown { .. } => ErrorCode::Aws,
-        deploy::DeployError::Invalid { .. } | deploy::DeployError::MissingDbPassword { .. } => {
-            ErrorCode::InvalidBlueprint
-        }
+        deploy::DeployError::MissingDbPassword { .. } => ErrorCode::InvalidBlueprint,
     };
     HandlerError::new(code, e.to_string())
 }
 
 pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, HandlerError> {
-    let bp = load(daemon, &target, false)?;
-    let warnings = check(daemon, &bp).await?;
-    let plan = deploy::plan(&daemon.aws, &bp).await.map_err(engine_error)?;
-    Ok(Outcome::success(Event::Plan(PlanReady { plan, warnings })))
+    let checked = check(daemon, load(daemon, &target, false)?).await?;
+    let plan = deploy::plan(&daemon.aws, &checked)
+        .await
+        .map_err(engine_error)?;
+    Ok(Outcome::success(Event::Plan(PlanReady {
+        plan,
+        warnings: warnings(&checked),
+    })))
 }
 
 struct Sink<'a> {
@@ -124,11 +118,8 @@ impl DeploySink for Sink<'_> {
 /// password would not be the database's, and resetting a live database's master password from a
 /// redeploy would lock out every application that uses the old one. The user gives the password
 /// (or resets it on purpose) instead; the message says how.
-async fn db_password(
-    daemon: &Daemon,
-    bp: &Blueprint,
-    slug: &str,
-) -> Result<DbPassword, HandlerError> {
+async fn db_password(daemon: &Daemon, checked: &Checked) -> Result<DbPassword, HandlerError> {
+    let slug = &*checked.blueprint().slug();
     let keep = |e: pockitect_secrets::SecretError| {
         HandlerError::new(
             ErrorCode::Internal,
@@ -144,7 +135,7 @@ async fn db_password(
     if let Some(p) = stored {
         return Ok(DbPassword::new(p));
     }
-    if let Some(id) = existing_db(daemon, bp).await? {
+    if let Some(id) = existing_db(daemon, checked).await? {
         return Err(HandlerError::new(
             ErrorCode::NotFound,
             format!(
@@ -173,8 +164,8 @@ async fn db_password(
 /// The identifier of the project's database when it already exists in AWS (read-only calls, the
 /// same lookups a deploy makes). Asked only when no password is stored, so a project whose
 /// password is known pays nothing for it.
-async fn existing_db(daemon: &Daemon, bp: &Blueprint) -> Result<Option<String>, HandlerError> {
-    let plan = deploy::plan(&daemon.aws, bp)
+async fn existing_db(daemon: &Daemon, checked: &Checked) -> Result<Option<String>, HandlerError> {
+    let plan = deploy::plan(&daemon.aws, checked)
         .await
         .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;
     let Some(db) = plan.get(Resource::RdsInstance) else {
@@ -201,17 +192,17 @@ pub async fn deploy(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
-    let bp = load(daemon, &args.target, true)?;
-    let warnings = check(daemon, &bp).await?;
-    let slug = bp.slug().into_owned();
+    let checked = check(daemon, load(daemon, &args.target, true)?).await?;
+    let warnings = warnings(&checked);
+    let slug = checked.blueprint().slug().into_owned();
     let mut opts = DeployOptions::new(&daemon.settings.key_dir);
     opts.rollback_on_failure = args.rollback_on_failure;
     opts.cancel = cancel.clone();
-    if bp.has_db() {
-        opts.db_password = Some(db_password(daemon, &bp, &slug).await?);
+    if checked.blueprint().has_db() {
+        opts.db_password = Some(db_password(daemon, &checked).await?);
     }
     let sink = Sink { events, daemon };
-    let report = deploy::deploy(&daemon.aws, bp, opts, &sink)
+    let report = deploy::deploy(&daemon.aws, checked, opts, &sink)
         .await
         .map_err(engine_error)?;
     let status = match report.outcome {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use pockitect_blueprint::{Blueprint, DnsRecord, SectionStatus, ValidationContext, validate};
+use pockitect_blueprint::{Blueprint, Checked, DnsRecord, SectionStatus};
 use tracing::{info, warn};
 
 use super::graph::Node;
@@ -500,9 +500,9 @@ fn section_status(bp: &Blueprint, section: Section) -> Option<&SectionStatus> {
     }
 }
 
-/// What a deploy of `blueprint` would do, with read-only AWS calls.
-pub async fn plan(aws: &Aws, blueprint: &Blueprint) -> Result<Plan, DeployError> {
-    let validation = validate(blueprint, &ValidationContext::offline());
+/// What a deploy of `checked` would do, with read-only AWS calls.
+pub async fn plan(aws: &Aws, checked: &Checked) -> Result<Plan, DeployError> {
+    let blueprint = checked.blueprint();
     check_ownership(aws, blueprint).await?;
     let opts = DeployOptions::default();
     let run = Run::new(aws, blueprint, &opts, NoopSink, true);
@@ -560,7 +560,7 @@ pub async fn plan(aws: &Aws, blueprint: &Blueprint) -> Result<Plan, DeployError>
         project: run.slug.clone(),
         region: run.region.clone(),
         resources: planned,
-        validation,
+        validation: checked.report().clone(),
     })
 }
 
@@ -568,9 +568,6 @@ fn recorded_id(bp: &Blueprint, r: Resource) -> Option<String> {
     super::rollback::recorded(bp, r)
 }
 
-/// Deploys `blueprint`: see the module documentation. Returns `Err` only when nothing could be
-/// attempted (invalid blueprint, missing database password); resource failures are in the
-/// report with `outcome` `partial` or `rolled_back`.
 /// The ownership gate before anything else: a recorded id that is another project's (a copied
 /// blueprint), protected, or not Pockitect's stops the deploy before any change.
 async fn check_ownership(aws: &Aws, blueprint: &Blueprint) -> Result<(), DeployError> {
@@ -591,20 +588,18 @@ async fn check_ownership(aws: &Aws, blueprint: &Blueprint) -> Result<(), DeployE
     })
 }
 
+/// Deploys a validated blueprint: see the module documentation. Returns `Err` only when nothing
+/// could be attempted (a conflict of ownership, missing database password); resource failures
+/// are in the report with `outcome` `partial` or `rolled_back`.
 pub async fn deploy(
     aws: &Aws,
-    blueprint: Blueprint,
+    checked: Checked,
     options: DeployOptions,
     sink: impl DeploySink,
 ) -> Result<DeployReport, DeployError> {
     let started = Instant::now();
-    let validation = validate(&blueprint, &ValidationContext::offline());
-    if !validation.is_ok() {
-        return Err(DeployError::Invalid {
-            project: blueprint.slug().into_owned(),
-            report: validation,
-        });
-    }
+    let warnings: Vec<String> = checked.warnings().iter().map(ToString::to_string).collect();
+    let blueprint = checked.into_blueprint();
     check_ownership(aws, &blueprint).await?;
     let run = Run::new(aws, &blueprint, &options, sink, false);
     info!(project = %run.slug, region = %run.region, "deploy started");
@@ -656,7 +651,7 @@ pub async fn deploy(
         created,
         rolled_back,
         rollback_errors,
-        warnings: validation.warnings.iter().map(|w| w.to_string()).collect(),
+        warnings,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     info!(project = %run.slug, outcome = ?report.outcome, ms = report.duration_ms, "deploy finished");

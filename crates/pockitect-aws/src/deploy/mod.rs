@@ -1,4 +1,5 @@
-//! The deploy engine: a blueprint's resources as a dependency graph, run with bounded
+//! The deploy engine: a validated blueprint's resources (a [`pockitect_blueprint::Checked`], so
+//! an invalid one cannot reach AWS and nothing here validates again) as a dependency graph, run with bounded
 //! parallelism (bucket, key pair and instance role are built while the network is), every
 //! resource tagged for its project, secure defaults (IMDSv2 required, encrypted EBS and RDS
 //! storage, S3 public access blocked, RDS private).
@@ -41,7 +42,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pockitect_blueprint::{Blueprint, Report};
+use pockitect_blueprint::Blueprint;
 use tokio_util::sync::CancellationToken;
 
 pub use graph::Resource;
@@ -165,8 +166,6 @@ impl DeploySink for NoopSink {
 /// Why a deploy or plan could not run at all (resource failures are in the report instead).
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("validate blueprint '{project}': {report}")]
-    Invalid { project: String, report: Report },
     #[error(
         "deploy '{project}': the blueprint has a database to create but no password was given; pass one in DeployOptions::db_password"
     )]

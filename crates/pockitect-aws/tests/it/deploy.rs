@@ -2,7 +2,7 @@
 //! deploy creating nothing, resume after a crash, failure midway, rollback, plan, the key file's
 //! mode, the database password kept out of everything serialised.
 
-use crate::aws_for;
+use crate::{aws_for, checked};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -267,7 +267,7 @@ async fn full_blueprint_is_deployed_tagged_and_a_second_deploy_creates_nothing()
     let slug = bp.slug().into_owned();
 
     let sink = Recorder::default();
-    let report = deploy::deploy(&aws, bp.clone(), options(&keys), &sink)
+    let report = deploy::deploy(&aws, checked(bp.clone()), options(&keys), &sink)
         .await
         .expect("deploy runs");
     assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
@@ -700,7 +700,7 @@ async fn full_blueprint_is_deployed_tagged_and_a_second_deploy_creates_nothing()
     // A second deploy from the written blueprint creates nothing.
     let before = census(&aws, &slug).await;
     let sink2 = Recorder::default();
-    let report2 = deploy::deploy(&aws, out.clone(), options(&keys), &sink2)
+    let report2 = deploy::deploy(&aws, checked(out.clone()), options(&keys), &sink2)
         .await
         .unwrap();
     assert_eq!(report2.outcome, Outcome::Success, "{report2:#?}");
@@ -718,7 +718,7 @@ async fn full_blueprint_is_deployed_tagged_and_a_second_deploy_creates_nothing()
     sink2.assert_no_password(&report2);
 
     // And the plan says so too.
-    let plan = deploy::plan(&aws, &out).await.unwrap();
+    let plan = deploy::plan(&aws, &checked(out.clone())).await.unwrap();
     assert!(plan.is_ok(), "{plan:#?}");
     assert_eq!(plan.count(Action::NoChange), enabled.len(), "{plan:#?}");
     assert_eq!(census(&aws, &slug).await, before, "plan writes nothing");
@@ -733,16 +733,21 @@ async fn a_resumed_deploy_adopts_by_tags_without_duplicates() {
     let slug = bp.slug().into_owned();
 
     let sink = Recorder::default();
-    let report = deploy::deploy(&aws, bp.clone(), options(&keys), &sink)
+    let report = deploy::deploy(&aws, checked(bp.clone()), options(&keys), &sink)
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
     let after_first = census(&aws, &slug).await;
 
     // A crash before anything was written back: only the tags (and fixed names) tell.
-    let report2 = deploy::deploy(&aws, bp.clone(), options(&keys), Recorder::default())
-        .await
-        .unwrap();
+    let report2 = deploy::deploy(
+        &aws,
+        checked(bp.clone()),
+        options(&keys),
+        Recorder::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report2.outcome, Outcome::Success, "{report2:#?}");
     assert!(report2.created.is_empty(), "{:?}", report2.created);
     assert_eq!(report2.get(Resource::Vpc).unwrap().action, Action::Adopt);
@@ -755,7 +760,7 @@ async fn a_resumed_deploy_adopts_by_tags_without_duplicates() {
     // A crash midway: resume from a blueprint written part way through.
     let snapshots = sink.blueprints.lock().unwrap().clone();
     let mid = snapshots[snapshots.len() / 2].clone();
-    let report3 = deploy::deploy(&aws, mid, options(&keys), Recorder::default())
+    let report3 = deploy::deploy(&aws, checked(mid), options(&keys), Recorder::default())
         .await
         .unwrap();
     assert_eq!(report3.outcome, Outcome::Success, "{report3:#?}");
@@ -778,7 +783,7 @@ async fn a_failure_midway_names_the_instance_and_independent_branches_finish() {
     let slug = bp.slug().into_owned();
 
     // The plan already sees the missing image.
-    let plan = deploy::plan(&aws, &bp).await.unwrap();
+    let plan = deploy::plan(&aws, &checked(bp.clone())).await.unwrap();
     let p = plan.get(Resource::Ec2Instance).unwrap();
     assert!(
         p.error
@@ -788,7 +793,7 @@ async fn a_failure_midway_names_the_instance_and_independent_branches_finish() {
     );
 
     let sink = Recorder::default();
-    let report = deploy::deploy(&aws, bp, options(&keys), &sink)
+    let report = deploy::deploy(&aws, checked(bp), options(&keys), &sink)
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Partial, "{report:#?}");
@@ -837,7 +842,7 @@ async fn a_failure_midway_names_the_instance_and_independent_branches_finish() {
     // Fixing the image and deploying again finishes the job, creating only the instance.
     let mut fixed = out.clone();
     fixed.compute.image_id = Some("amazon-linux-2023".into());
-    let report2 = deploy::deploy(&aws, fixed, options(&keys), Recorder::default())
+    let report2 = deploy::deploy(&aws, checked(fixed), options(&keys), Recorder::default())
         .await
         .unwrap();
     assert_eq!(report2.outcome, Outcome::Success, "{report2:#?}");
@@ -857,7 +862,9 @@ async fn rollback_on_failure_removes_what_the_run_created() {
     let mut opts = options(&keys);
     opts.rollback_on_failure = true;
     let sink = Recorder::default();
-    let report = deploy::deploy(&aws, bp, opts, &sink).await.unwrap();
+    let report = deploy::deploy(&aws, checked(bp), opts, &sink)
+        .await
+        .unwrap();
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
     assert!(
         report.rollback_errors.is_empty(),
@@ -914,7 +921,7 @@ async fn plan_writes_nothing_and_lists_every_resource() {
     let bp = full_blueprint();
     let slug = bp.slug().into_owned();
     let before = census(&aws, &slug).await;
-    let plan = deploy::plan(&aws, &bp).await.unwrap();
+    let plan = deploy::plan(&aws, &checked(bp.clone())).await.unwrap();
     assert!(plan.is_ok(), "{plan:#?}");
     assert_eq!(plan.resources.len(), Resource::ALL.len());
     assert_eq!(plan.count(Action::Create), 13, "{plan:#?}");
@@ -946,7 +953,7 @@ async fn default_vpc_with_certificate_and_no_database() {
     bp.security.certificate.mode = CertificateMode::Request;
     bp.security.certificate.status = SectionStatus::Pending;
     bp.security.certificate.domain = Some("app.example.com".into());
-    let report = deploy::deploy(&aws, bp, options(&keys), Recorder::default())
+    let report = deploy::deploy(&aws, checked(bp), options(&keys), Recorder::default())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
@@ -1001,7 +1008,7 @@ async fn shared_vpc_is_created_once_per_environment() {
         bp.security.key_pair.status = SectionStatus::Skipped;
         bp.security.iam_role = pockitect_blueprint::IamRole::disabled();
         let sink = Recorder::default();
-        let report = deploy::deploy(&aws, bp, options(&keys), &sink)
+        let report = deploy::deploy(&aws, checked(bp), options(&keys), &sink)
             .await
             .unwrap();
         assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
@@ -1050,7 +1057,7 @@ async fn image_aliases_resolve_in_moto_or_fail_clearly() {
     let aws = aws_for(&moto).await;
     let mut bp = Blueprint::new(&unique("it-image-"), REGION);
     bp.compute.image_id = Some("amazon-linux-2023".into());
-    let plan = deploy::plan(&aws, &bp).await.unwrap();
+    let plan = deploy::plan(&aws, &checked(bp.clone())).await.unwrap();
     let detail = plan
         .get(Resource::Ec2Instance)
         .unwrap()
@@ -1063,7 +1070,7 @@ async fn image_aliases_resolve_in_moto_or_fail_clearly() {
     );
     // moto ships no Ubuntu 24.04 image: the error names the alias and the region.
     bp.compute.image_id = Some("ubuntu-24.04".into());
-    let plan = deploy::plan(&aws, &bp).await.unwrap();
+    let plan = deploy::plan(&aws, &checked(bp.clone())).await.unwrap();
     let err = plan
         .get(Resource::Ec2Instance)
         .unwrap()
@@ -1086,7 +1093,7 @@ async fn a_new_database_without_a_password_is_refused_before_any_write() {
     let before = census(&aws, &slug).await;
     let mut opts = options(&keys);
     opts.db_password = None;
-    let err = deploy::deploy(&aws, bp, opts, Recorder::default())
+    let err = deploy::deploy(&aws, checked(bp), opts, Recorder::default())
         .await
         .unwrap_err();
     assert!(
@@ -1113,9 +1120,15 @@ fn deploy_future_is_send() {
         static_credentials: None,
     }));
     let recorder = Recorder::default();
-    let f = deploy::deploy(&aws, full_blueprint(), DeployOptions::default(), &recorder);
+    let f = deploy::deploy(
+        &aws,
+        checked(full_blueprint()),
+        DeployOptions::default(),
+        &recorder,
+    );
     is_send(&f);
     let bp = Blueprint::new("x", REGION);
+    let bp = checked(bp);
     let p = deploy::plan(&aws, &bp);
     is_send(&p);
 }
@@ -1130,7 +1143,7 @@ async fn a_cancelled_deploy_starts_nothing() {
     let before = census(&aws, &slug).await;
     let opts = options(&keys);
     opts.cancel.cancel();
-    let report = deploy::deploy(&aws, bp, opts, Recorder::default())
+    let report = deploy::deploy(&aws, checked(bp), opts, Recorder::default())
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Cancelled);

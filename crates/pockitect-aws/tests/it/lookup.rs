@@ -2,8 +2,8 @@
 //! to everything that describes it by id (refresh, power, terminate) or finds it inside its VPC
 //! (terminate's expansion): same account, ARN, tags, state and details.
 
-use crate::aws_for;
 use crate::deploy::{REGION, full_blueprint, options};
+use crate::{aws_for, checked};
 use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_ec2::types::{DomainType, ResourceType as Ec2Type, Tag, TagSpecification};
@@ -79,7 +79,7 @@ async fn a_resource_looks_the_same_scanned_described_and_found_in_its_vpc() {
     let keys = tempfile::tempdir().unwrap();
     let bp = full_blueprint();
     let slug = bp.slug().into_owned();
-    let report = deploy::deploy(&aws, bp, options(&keys), NoopSink)
+    let report = deploy::deploy(&aws, checked(bp), options(&keys), NoopSink)
         .await
         .unwrap();
     assert_eq!(report.outcome, Outcome::Success, "{report:#?}");

@@ -6,7 +6,13 @@ mod power;
 mod terminate;
 
 use pockitect_aws::{Aws, AwsSettings, StaticCredentials};
+use pockitect_blueprint::{Blueprint, Checked};
 use pockitect_testkit::MotoServer;
+
+/// What the deploy engine takes: the blueprint through the one validation entry point.
+pub fn checked(bp: Blueprint) -> Checked {
+    pockitect_blueprint::check(bp).unwrap_or_else(|r| panic!("{r}"))
+}
 
 /// The AWS engine pointed at a test's own moto server, with moto's fake keys.
 pub async fn aws_for(moto: &MotoServer) -> Aws {

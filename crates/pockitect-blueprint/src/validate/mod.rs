@@ -1,6 +1,7 @@
 //! Validation: every problem of a blueprint at once, each with its JSON path, before any AWS
 //! call. Errors stop a deploy; warnings (security risks, ignored fields) do not.
 
+mod checked;
 mod context;
 mod names;
 
@@ -15,6 +16,7 @@ use crate::model::{
 use crate::net::Cidr;
 use crate::slug::{MAX_SLUG_LEN, is_valid_slug, slugify};
 
+pub use checked::{Checked, Rejected, check};
 pub use context::{BUILTIN_REGIONS, ValidationContext};
 pub use names::check_db_password;
 pub use pockitect_proto::validation::{Issue, Report};
@@ -232,6 +234,11 @@ impl Validator<'_> {
             );
             return;
         }
+        self.region_offered(region);
+    }
+
+    /// The catalog rule of the region: a known region (built-in list or the account's).
+    fn region_offered(&mut self, region: &str) {
         let known = self.ctx.known_regions();
         if !known.contains(&region) {
             let suggestion = names::closest(region, known.iter().copied())
@@ -251,6 +258,53 @@ impl Validator<'_> {
                 "project.region",
                 format!("'{region}' {source}; {suggestion}{tail}"),
             );
+        }
+    }
+
+    /// The catalog rule of the instance type: offered in the region, when the catalog says.
+    fn instance_type_offered(&mut self, t: &str) {
+        if let Some(offered) = self.ctx.instance_types(self.bp.region())
+            && !offered.contains(t)
+        {
+            let hint = names::closest(t, offered.iter().map(String::as_str))
+                .map(|s| format!("did you mean '{s}'?"))
+                .unwrap_or_else(|| "choose a type the region offers".to_owned());
+            self.error(
+                "compute.instance_type",
+                format!("'{t}' is not offered in '{}': {hint}", self.bp.region()),
+            );
+        }
+    }
+
+    /// The catalog rule of the DB class: offered for the engine in the region, when known.
+    fn db_class_offered(&mut self, engine: &DbEngine, class: &str) {
+        if let Some(offered) = self.ctx.db_classes(self.bp.region(), engine.as_str())
+            && !offered.contains(class)
+        {
+            let hint = names::closest(class, offered.iter().map(String::as_str))
+                .map(|s| format!("did you mean '{s}'?"))
+                .unwrap_or_else(|| "choose a class the region offers".to_owned());
+            self.error(
+                "data.db.instance_class",
+                format!(
+                    "'{class}' is not offered for {engine} in '{}': {hint}",
+                    self.bp.region()
+                ),
+            );
+        }
+    }
+
+    /// Only the rules that depend on what the region offers, for a blueprint whose every other
+    /// rule already passed (so its region, instance type and DB class are well-formed).
+    fn offer(&mut self) {
+        self.region_offered(self.bp.region());
+        if let Some(t) = self.bp.compute.instance_type.as_deref().map(str::trim) {
+            self.instance_type_offered(t);
+        }
+        if let Some(db) = self.bp.db()
+            && let (Some(engine), Some(class)) = (&db.engine, db.instance_class.as_deref())
+        {
+            self.db_class_offered(engine, class.trim());
         }
     }
 
@@ -624,16 +678,8 @@ impl Validator<'_> {
             Some(t) => {
                 if let Some(problem) = names::instance_type_problem(t) {
                     self.error("compute.instance_type", problem);
-                } else if let Some(offered) = self.ctx.instance_types(self.bp.region())
-                    && !offered.contains(t)
-                {
-                    let hint = names::closest(t, offered.iter().map(String::as_str))
-                        .map(|s| format!("did you mean '{s}'?"))
-                        .unwrap_or_else(|| "choose a type the region offers".to_owned());
-                    self.error(
-                        "compute.instance_type",
-                        format!("'{t}' is not offered in '{}': {hint}", self.bp.region()),
-                    );
+                } else {
+                    self.instance_type_offered(t);
                 }
             }
         }
@@ -734,20 +780,8 @@ impl Validator<'_> {
             Some(class) => {
                 if let Some(problem) = names::db_class_problem(class) {
                     self.error("data.db.instance_class", problem);
-                } else if let Some(engine) = engine
-                    && let Some(offered) = self.ctx.db_classes(self.bp.region(), engine.as_str())
-                    && !offered.contains(class)
-                {
-                    let hint = names::closest(class, offered.iter().map(String::as_str))
-                        .map(|s| format!("did you mean '{s}'?"))
-                        .unwrap_or_else(|| "choose a class the region offers".to_owned());
-                    self.error(
-                        "data.db.instance_class",
-                        format!(
-                            "'{class}' is not offered for {engine} in '{}': {hint}",
-                            self.bp.region()
-                        ),
-                    );
+                } else if let Some(engine) = engine {
+                    self.db_class_offered(engine, class);
                 }
             }
         }
