@@ -5,8 +5,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
-use pockitect_proto::{Command, Envelope, RequestId, Status, event_type};
-use serde_json::Value;
+use pockitect_proto::deploy::Action;
+use pockitect_proto::{AnswerSummary, Command, Envelope, Event, RequestId, Status, event_type};
 
 pub const MAX_REQUESTS: usize = 500;
 pub const MAX_EVENTS: usize = 200;
@@ -119,77 +119,58 @@ pub struct Activity {
     pub total_events: u64,
 }
 
+/// What one event says, read once: the typed event, or the summary of a query's answer (its
+/// lists cut down to counts for everybody but the client that asked), or neither (an event a
+/// newer daemon added, or one that does not match its type).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one lives for the reading of one event, on the stack"
+)]
+enum Said {
+    Event(Event),
+    Answer(AnswerSummary),
+    Unknown,
+}
+
+impl Said {
+    fn of(env: &Envelope) -> Self {
+        if let Some(summary) = env.answer_summary() {
+            return Said::Answer(summary);
+        }
+        match env.decode() {
+            Ok(event) => Said::Event(event),
+            Err(_) => Said::Unknown,
+        }
+    }
+
+    fn event(&self) -> Option<&Event> {
+        match self {
+            Said::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The command type an event reveals, when it does.
-fn infer_kind(env: &Envelope) -> Option<String> {
-    if env.kind == event_type::ACCEPTED {
-        for field in ["command", "type", "kind"] {
-            if let Some(s) = env.data.get(field).and_then(Value::as_str) {
-                return Some(s.to_owned());
-            }
-        }
-        return None;
+fn infer_kind(env: &Envelope, said: &Said) -> Option<String> {
+    if let Some(Event::Accepted(a)) = said.event() {
+        return Some(a.command.clone());
     }
-    let k = env.kind.as_str();
-    let kind = match k {
-        event_type::SCAN_STARTED | event_type::SCAN_CHUNK | event_type::SCAN_COMPLETE => "scan",
-        event_type::RESOURCES => "query_resources",
-        event_type::PROJECTS => "list_projects",
-        event_type::PROJECT => "get_project",
-        event_type::REQUEST => "get_request",
-        event_type::DAEMON_INFO => "daemon_info",
-        event_type::PONG => "ping",
-        event_type::CANCEL_REQUESTED => "cancel",
-        _ => {
-            for prefix in [
-                "deploy",
-                "terminate",
-                "destroy",
-                "power",
-                "plan",
-                "refresh",
-                "scan",
-            ] {
-                if k.starts_with(prefix) {
-                    return Some(prefix.to_owned());
-                }
-            }
-            return None;
-        }
+    event_type::command_of(&env.kind).map(str::to_owned)
+}
+
+/// The step of a long request an event reports (a scan chunk names its region).
+fn progress_of(event: &Event) -> Option<Progress> {
+    let (step, total) = event.progress()?;
+    let message = match event {
+        Event::ScanChunk(c) => Some(c.region.clone()),
+        other => other.message().map(str::to_owned),
     };
-    Some(kind.to_owned())
-}
-
-fn num(v: &Value, field: &str) -> Option<u64> {
-    let x = v.get(field)?;
-    x.as_u64().or_else(|| {
-        x.as_f64()
-            .filter(|f| f.is_finite() && *f >= 0.0)
-            .map(|f| f as u64)
+    Some(Progress {
+        step: step as u64,
+        total: total as u64,
+        message,
     })
-}
-
-/// `data.step`/`data.total` of any event, or a scan chunk's `chunk`/`chunks`.
-pub fn progress_of(env: &Envelope) -> Option<Progress> {
-    let d = &env.data;
-    let message = d.get("message").and_then(Value::as_str).map(str::to_owned);
-    if let (Some(step), Some(total)) = (num(d, "step"), num(d, "total")) {
-        return Some(Progress {
-            step,
-            total,
-            message,
-        });
-    }
-    if env.kind == event_type::SCAN_CHUNK
-        && let (Some(step), Some(total)) = (num(d, "chunk"), num(d, "chunks"))
-    {
-        let region = d.get("region").and_then(Value::as_str).map(str::to_owned);
-        return Some(Progress {
-            step,
-            total,
-            message: region.or(message),
-        });
-    }
-    None
 }
 
 fn plural(n: usize, one: &str) -> String {
@@ -201,97 +182,81 @@ fn plural(n: usize, one: &str) -> String {
 }
 
 /// One line that says what an event was about.
-pub fn summarise(env: &Envelope) -> String {
-    let d = &env.data;
-    // A query's terminal event seen by others carries `counts` in place of its arrays.
-    let arr_len = |field: &str| {
-        d.get(field)
-            .and_then(Value::as_array)
-            .map(Vec::len)
-            .or_else(|| {
-                d.get("counts")
-                    .and_then(|c| c.get(field))
-                    .and_then(Value::as_u64)
-                    .map(|n| n as usize)
-            })
+fn summarise(env: &Envelope, said: &Said) -> String {
+    let event = match said {
+        Said::Event(e) => e,
+        Said::Answer(a) => {
+            let lists: Vec<String> = a
+                .counts
+                .iter()
+                .map(|(field, n)| format!("{n} {field}"))
+                .collect();
+            return match lists.is_empty() {
+                true => "answered".to_owned(),
+                false => format!("answered: {}", lists.join(", ")),
+            };
+        }
+        // An event this build cannot read: its message when it has one, else its type.
+        Said::Unknown => return env.message().unwrap_or(&env.kind).to_owned(),
     };
-    let message = d.get("message").and_then(Value::as_str);
-    match env.kind.as_str() {
-        event_type::SCAN_CHUNK => {
-            let region = d.get("region").and_then(Value::as_str).unwrap_or("?");
-            let n = arr_len("records").unwrap_or(0);
-            let errs = arr_len("errors").unwrap_or(0);
-            let mut s = format!("{region}: {}", plural(n, "record"));
-            if errs > 0 {
-                s.push_str(&format!(", {}", plural(errs, "error")));
+    match event {
+        Event::ScanChunk(c) => {
+            let mut s = format!("{}: {}", c.region, plural(c.records.len(), "record"));
+            if !c.errors.is_empty() {
+                s.push_str(&format!(", {}", plural(c.errors.len(), "error")));
             }
             s
         }
-        event_type::SCAN_COMPLETE => {
-            let total = num(d, "total").unwrap_or(0) as usize;
-            let regions = arr_len("regions").unwrap_or(0);
-            let errs = arr_len("errors").unwrap_or(0);
-            let secs = num(d, "duration_ms").unwrap_or(0) as f64 / 1000.0;
-            format!(
-                "{} in {}, {} in {secs:.1} s",
-                plural(total, "record"),
-                plural(regions, "region"),
-                plural(errs, "error")
-            )
-        }
-        event_type::RESOURCES => plural(arr_len("records").unwrap_or(0), "record"),
-        event_type::ACCEPTED if message.is_none() => match env.status {
-            Some(Status::Queued) => "queued: waiting for its turn".to_owned(),
-            _ => "taken by a daemon".to_owned(),
+        Event::ScanComplete(c) => format!(
+            "{} in {}, {} in {:.1} s",
+            plural(c.total, "record"),
+            plural(c.regions.len(), "region"),
+            plural(c.errors.len(), "error"),
+            c.duration_ms as f64 / 1000.0
+        ),
+        Event::Resources(r) => plural(r.records.len(), "record"),
+        Event::Projects(p) => plural(p.projects.len(), "project"),
+        Event::Accepted(a) => match (env.status, a.resumed) {
+            (_, true) => format!("resumed by {}", a.daemon),
+            (Some(Status::Queued), _) => "queued: waiting for its turn".to_owned(),
+            _ => format!("taken by {}", a.daemon),
         },
-        event_type::SCAN_STARTED if message.is_none() => {
-            let n = arr_len("regions").or_else(|| num(d, "regions").map(|n| n as usize));
-            match n {
-                Some(n) => format!("scanning {}", plural(n, "region")),
-                None => "scanning".to_owned(),
-            }
+        Event::ScanStarted(s) => match &s.regions {
+            Some(r) => format!("scanning {}", plural(r.len(), "region")),
+            None => "scanning every enabled region".to_owned(),
+        },
+        Event::Error(e) => format!("{}: {}", e.code, e.message),
+        Event::Cancelled(e) => e.message.clone(),
+        Event::Pong(p) => format!("pong from {}", p.daemon),
+        Event::Project(p) => format!("project {}", p.summary.slug),
+        Event::Request(r) => format!("request {}", r.request_id),
+        Event::DaemonInfo(d) => plural(d.daemons.len(), "daemon"),
+        Event::Catalog(c) => format!(
+            "{}: {}",
+            c.region,
+            plural(c.instance_types.len(), "instance type")
+        ),
+        Event::Plan(p) => {
+            let changes = p
+                .plan
+                .resources
+                .iter()
+                .filter(|r| !matches!(r.action, Action::NoChange | Action::Skip))
+                .count();
+            format!("plan of {}: {}", p.plan.project, plural(changes, "change"))
         }
-        event_type::PROJECTS => plural(arr_len("projects").unwrap_or(0), "project"),
-        event_type::ERROR => {
-            let code = d.get("code").and_then(Value::as_str);
-            match (code, message) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (None, Some(m)) => m.to_owned(),
-                (Some(c), None) => c.to_owned(),
-                (None, None) => compact(d),
-            }
-        }
-        _ => {
-            if let Some(p) = progress_of(env) {
+        other => match (progress_of(other), other.message()) {
+            (Some(p), _) => {
                 let mut s = format!("[{}/{}]", p.step, p.total);
                 if let Some(m) = p.message {
                     s.push(' ');
                     s.push_str(&m);
                 }
                 s
-            } else if let Some(m) = message {
-                m.to_owned()
-            } else {
-                compact(d)
             }
-        }
-    }
-}
-
-fn compact(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::Object(m) if m.is_empty() => String::new(),
-        _ => {
-            let s = v.to_string();
-            if s.chars().count() > 160 {
-                let mut t: String = s.chars().take(159).collect();
-                t.push('…');
-                t
-            } else {
-                s
-            }
-        }
+            (None, Some(m)) => m.to_owned(),
+            (None, None) => other.kind().to_owned(),
+        },
     }
 }
 
@@ -364,11 +329,12 @@ impl Activity {
     /// Records one event; returns what it did to its request.
     pub fn ingest(&mut self, env: &Envelope) -> Ingested {
         self.total_events += 1;
+        let said = Said::of(env);
         let line = EventLine {
             ts: env.ts,
             kind: env.kind.clone(),
             status: env.status,
-            text: summarise(env),
+            text: summarise(env, &said),
         };
         let Some(id) = env.request_id.clone() else {
             if self.announcements.len() >= MAX_ANNOUNCEMENTS {
@@ -381,8 +347,8 @@ impl Activity {
                 terminal: false,
             };
         };
-        let kind = infer_kind(env);
-        let progress = progress_of(env);
+        let kind = infer_kind(env, &said);
+        let progress = said.event().and_then(progress_of);
         let r = self.entry(&id, env.ts);
         if r.events.is_empty() && !r.mine {
             r.started = env.ts;
@@ -393,12 +359,7 @@ impl Activity {
             r.kind = k;
         }
         if r.project.is_none() {
-            r.project = env.project_id.clone().or_else(|| {
-                env.data
-                    .get("project")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
+            r.project = env.project_id.clone();
         }
         r.sent_only = false;
         r.updated = env.ts;
@@ -521,7 +482,7 @@ impl Activity {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn t(s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 16, 12, 0, s).unwrap()
@@ -539,17 +500,25 @@ mod tests {
         e
     }
 
+    fn progress(env: &Envelope) -> Option<Progress> {
+        progress_of(&env.decode().unwrap())
+    }
+
+    fn line(env: &Envelope) -> String {
+        summarise(env, &Said::of(env))
+    }
+
     #[test]
     fn progress_from_step_total_and_scan_chunks() {
         let e = ev(
-            "deploy_progress",
+            "progress",
             "r1",
             Status::InProgress,
             json!({"step": 3, "total": 12, "message": "creating subnet"}),
             t(0),
         );
         assert_eq!(
-            progress_of(&e),
+            progress(&e),
             Some(Progress {
                 step: 3,
                 total: 12,
@@ -563,8 +532,57 @@ mod tests {
             json!({"region": "us-east-1", "records": [], "chunk": 2, "chunks": 17}),
             t(0),
         );
-        assert_eq!(progress_of(&e).unwrap().total, 17);
-        assert_eq!(summarise(&e), "us-east-1: 0 records");
+        assert_eq!(progress(&e).unwrap().total, 17);
+        assert_eq!(line(&e), "us-east-1: 0 records");
+    }
+
+    #[test]
+    fn a_query_answer_seen_by_others_is_summarised_from_its_counts() {
+        let e = ev(
+            "resources",
+            "q1",
+            Status::Success,
+            json!({"total": 900, "counts": {"records": 900},
+                   "reply": {"key": "pockitect:reply:q1", "ttl_secs": 300, "bytes": 123456}}),
+            t(0),
+        );
+        assert_eq!(line(&e), "answered: 900 records");
+        let mut a = Activity::default();
+        let seen = a.ingest(&e);
+        assert_eq!(seen.kind, "query_resources");
+    }
+
+    #[test]
+    fn an_event_this_build_does_not_know_shows_its_message_and_stays_unnamed() {
+        let e = ev(
+            "quota_warning",
+            "r9",
+            Status::InProgress,
+            json!({"message": "80 % of the vCPU quota"}),
+            t(0),
+        );
+        assert_eq!(line(&e), "80 % of the vCPU quota");
+        let mut a = Activity::default();
+        assert_eq!(a.ingest(&e).kind, "?");
+        // A destroy's deletions look like a terminate's: the kind waits for a telling event.
+        let step = ev(
+            "terminate_progress",
+            "r8",
+            Status::InProgress,
+            json!({"step": 1, "total": 2, "id": "i-1", "type": "ec2_instance",
+                   "region": "us-east-1", "action": "deleted", "message": "deleted i-1"}),
+            t(1),
+        );
+        assert_eq!(a.ingest(&step).kind, "?");
+        assert_eq!(line(&step), "[1/2] deleted i-1");
+        let done = ev(
+            "destroy_complete",
+            "r8",
+            Status::Success,
+            json!({"message": "destroyed", "deleted": 2}),
+            t(2),
+        );
+        assert_eq!(a.ingest(&done).kind, "destroy");
     }
 
     #[test]
@@ -574,14 +592,14 @@ mod tests {
             "accepted",
             "r1",
             Status::InProgress,
-            json!({"command": "deploy"}),
+            json!({"type": "deploy", "daemon": "d1"}),
             t(0),
         ));
         a.ingest(&ev(
             "progress",
             "r1",
             Status::InProgress,
-            json!({"step": 1, "total": 4}),
+            json!({"step": 1, "total": 4, "message": "creating vpc"}),
             t(1),
         ));
         let done = a.ingest(&ev(
@@ -602,7 +620,7 @@ mod tests {
             "progress",
             "r1",
             Status::InProgress,
-            json!({"step": 2, "total": 4}),
+            json!({"step": 2, "total": 4, "message": "late"}),
             t(3),
         ));
         assert_eq!(

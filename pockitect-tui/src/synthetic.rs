@@ -92,7 +92,8 @@ pub fn events(n: usize) -> Vec<Envelope> {
                     Some(id),
                     Some(format!("project-{}", i % 40)),
                     Status::InProgress,
-                    json!({"step": i % 12, "total": 12, "message": format!("step {i}")}),
+                    json!({"step": i % 12, "total": 12, "resource": "subnet", "state": "started",
+                           "message": format!("step {i}")}),
                 )
             };
             e.ts = ts;

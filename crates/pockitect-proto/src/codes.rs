@@ -36,6 +36,16 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl std::fmt::Display for ErrorCode {
+    /// Its name on the wire (`invalid_blueprint`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => f.write_str(&name),
+            _ => write!(f, "{self:?}"),
+        }
+    }
+}
+
 impl ErrorCode {
     /// The process exit code a client uses when a request ends with this error.
     pub fn exit_code(self) -> i32 {

@@ -144,6 +144,28 @@ impl Envelope {
         serde_json::from_value(v.clone()).ok()
     }
 
+    /// The summary of a query's answer that everybody but the asking client sees, when this is
+    /// one (the answer itself waits under [`Envelope::reply_ref`]).
+    pub fn answer_summary(&self) -> Option<crate::AnswerSummary> {
+        if !self.is_terminal() {
+            return None;
+        }
+        serde_json::from_value(self.data.clone()).ok()
+    }
+
+    /// The records of a `resources` or `scan_chunk` event, each read on its own: one record a
+    /// newer daemon added (a resource type this build does not know) must not hide the rest,
+    /// as decoding the whole event would. Takes them out of `data`.
+    pub fn take_records(&mut self) -> Vec<crate::ResourceRecord> {
+        match self.data.get_mut("records").map(Value::take) {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|r| serde_json::from_value(r).ok())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The `data.message` string of an error event, if any.
     pub fn message(&self) -> Option<&str> {
         self.data.get("message").and_then(Value::as_str)

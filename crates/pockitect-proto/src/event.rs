@@ -52,6 +52,30 @@ pub mod event_type {
     pub const DESTROY_COMPLETE: &str = "destroy_complete";
     pub const RESOURCE_CHANGED: &str = "resource_changed";
     pub const REFRESH_COMPLETE: &str = "refresh_complete";
+
+    /// The command whose request publishes events of type `kind`, when only one does (a client
+    /// that missed a request's `accepted` still names it). `terminate_progress` is both
+    /// terminate's and destroy's, and the generic events are everybody's: `None`.
+    pub fn command_of(kind: &str) -> Option<&'static str> {
+        Some(match kind {
+            SCAN_STARTED | SCAN_CHUNK | SCAN_COMPLETE => "scan",
+            RESOURCES => "query_resources",
+            PROJECTS => "list_projects",
+            PROJECT => "get_project",
+            REQUEST => "get_request",
+            DAEMON_INFO => "daemon_info",
+            CATALOG => "catalog",
+            PONG => "ping",
+            CANCEL_REQUESTED => "cancel",
+            PLAN => "plan",
+            DEPLOY_PROGRESS | DEPLOY_COMPLETE => "deploy",
+            POWER_PROGRESS | POWER_COMPLETE => "power",
+            TERMINATE_COMPLETE => "terminate",
+            DESTROY_COMPLETE => "destroy",
+            RESOURCE_CHANGED | REFRESH_COMPLETE => "refresh",
+            _ => return None,
+        })
+    }
 }
 
 /// Every event the daemon publishes: its `type` and its typed `data`.
@@ -159,6 +183,37 @@ impl Event {
         }
     }
 
+    /// The sentence the event carries for people, when it has one.
+    pub fn message(&self) -> Option<&str> {
+        Some(match self {
+            Event::Progress(p) => &p.message,
+            Event::Error(e) | Event::Cancelled(e) => &e.message,
+            Event::CancelRequested(c) => &c.message,
+            Event::ProjectUpdated(c) | Event::ProjectInvalid(c) => &c.message,
+            Event::DeployProgress(d) => &d.message,
+            Event::DeployComplete(d) => &d.message,
+            Event::PowerProgress(p) => &p.message,
+            Event::PowerComplete(p) => &p.message,
+            Event::TerminateProgress(t) => &t.message,
+            Event::TerminateSkipped(t) => &t.message,
+            Event::TerminateComplete(t) | Event::DestroyComplete(t) => &t.message,
+            Event::ResourceChanged(c) => &c.message,
+            Event::RefreshComplete(r) => &r.message,
+            Event::Accepted(_)
+            | Event::Pong(_)
+            | Event::ScanStarted(_)
+            | Event::ScanChunk(_)
+            | Event::ScanComplete(_)
+            | Event::Resources(_)
+            | Event::Projects(_)
+            | Event::Project(_)
+            | Event::Request(_)
+            | Event::DaemonInfo(_)
+            | Event::Catalog(_)
+            | Event::Plan(_) => return None,
+        })
+    }
+
     /// True for the events that report one step of a long request (a progress bar's ticks).
     pub fn is_progress(&self) -> bool {
         self.progress().is_some() || matches!(self, Event::TerminateSkipped(_))
@@ -233,6 +288,17 @@ pub struct ReplyRef {
     pub ttl_secs: u64,
     /// Size of the waiting answer, in bytes of JSON.
     pub bytes: u64,
+}
+
+/// A query's terminal event as everybody but the asking client sees it: the answer's scalar
+/// fields stay in `data`, each of its lists is cut down to its length under `counts`, and the
+/// answer itself waits under `reply` (see `pockitect_bus::Bus::finish_query`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerSummary {
+    pub reply: ReplyRef,
+    /// Length of each list of the answer, by field (`records`, `projects`, …).
+    #[serde(default)]
+    pub counts: BTreeMap<String, usize>,
 }
 
 impl ReplyRef {

@@ -27,8 +27,8 @@ pub use command::{
 pub use decode::{MAX_COMMAND_BYTES, Refusal, Request, decode, salvage_request_id};
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};
 pub use event::{
-    Catalog, DaemonHeartbeat, Event, EventError, InFlight, Projects, ReplyRef, ScanChunk,
-    ScanComplete, ScanError, event_type,
+    AnswerSummary, Catalog, DaemonHeartbeat, Event, EventError, InFlight, Projects, ReplyRef,
+    ScanChunk, ScanComplete, ScanError, event_type,
 };
 pub use request_id::{RequestId, RequestIdError};
 pub use resource::{ResourceFilter, ResourceRecord, ResourceType, UnknownResourceType};

@@ -26,11 +26,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use pockitect_proto::{
-    Command, DaemonHeartbeat, Empty, Envelope, RequestId, ResourceFilter, ResourceRecord, Status,
-    event_type,
+    Command, DaemonHeartbeat, Empty, Envelope, RequestId, ResourceFilter, Status, event_type,
 };
 use ratatui::crossterm::event::{KeyEvent, KeyEventKind};
-use serde_json::Value;
 
 use crate::activity::Activity;
 use crate::keys::{self, Global, Nav};
@@ -298,17 +296,6 @@ fn changes_estate(kind: &str) -> bool {
     )
 }
 
-fn parse_records(v: Value) -> Vec<ResourceRecord> {
-    match v {
-        // One bad record (say, a type this build does not know) must not hide the rest.
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|r| serde_json::from_value(r).ok())
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// Changes the model; see the module docs.
 pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
     model.update(msg)
@@ -563,7 +550,7 @@ impl Model {
         let whole = env.reply_ref().is_none();
         match env.kind.as_str() {
             event_type::RESOURCES if whole && purpose == Some(Purpose::ResourcesQuery) => {
-                let records = parse_records(env.data["records"].take());
+                let records = env.take_records();
                 self.resources.replace_all(records);
             }
             event_type::PROJECTS if whole => {
@@ -579,7 +566,7 @@ impl Model {
                 self.on_project_details(&env);
             }
             event_type::SCAN_CHUNK if !replay => {
-                let records = parse_records(env.data["records"].take());
+                let records = env.take_records();
                 self.resources.upsert(records);
             }
             _ => {}

@@ -8,7 +8,7 @@ use pockitect_proto::{
     ScanArgs,
 };
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 16, 12, 0, 0).unwrap()
@@ -302,7 +302,8 @@ fn deploy_asks_first_then_sends() {
             "deploy_progress",
             id,
             Status::InProgress,
-            json!({"step": 2, "total": 8, "message": "creating vpc"}),
+            json!({"step": 2, "total": 8, "resource": "vpc", "state": "started",
+                   "message": "creating vpc"}),
         )],
     );
     let active = m.activity.active_for_project("blog").unwrap();
@@ -492,7 +493,7 @@ fn cancel_a_running_request() {
             event_type::ACCEPTED,
             &id,
             Status::InProgress,
-            json!({"command": "terminate"}),
+            json!({"type": "terminate", "daemon": "d1"}),
         )],
     );
     m.update(key('3'));

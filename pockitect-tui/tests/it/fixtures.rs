@@ -362,16 +362,16 @@ pub fn loaded_with(theme: Theme) -> Model {
     m.update(Msg::Bus(BusMsg::Events {
         replay: true,
         events: vec![
-            event(event_type::ACCEPTED, &old_scan, Status::InProgress, json!({"command": "scan"}), ago(3700)),
+            event(event_type::ACCEPTED, &old_scan, Status::InProgress, json!({"type": "scan", "daemon": "pockitectd-a1"}), ago(3700)),
             event(event_type::SCAN_COMPLETE, &old_scan, Status::Success,
                   json!({"total": 31, "regions": ["us-east-1", "us-east-2"], "errors": [], "duration_ms": 4200, "counts": {}, "region_counts": {}}),
                   ago(3690)),
-            event(event_type::ACCEPTED, &term, Status::InProgress, json!({"command": "terminate"}), ago(1800)),
-            event("terminate_progress", &term, Status::InProgress, json!({"step": 1, "total": 3, "message": "deleted nat-0aa"}), ago(1790)),
+            event(event_type::ACCEPTED, &term, Status::InProgress, json!({"type": "terminate", "daemon": "pockitectd-a1"}), ago(1800)),
+            event("terminate_progress", &term, Status::InProgress, json!({"step": 1, "total": 3, "id": "nat-0aa", "type": "nat_gateway", "region": "us-east-1", "action": "deleted", "message": "deleted nat-0aa"}), ago(1790)),
             event(event_type::ERROR, &term, Status::Error,
                   json!({"code": "aws", "message": "DependencyViolation: vpc-0aa has dependencies"}), ago(1780)),
-            event(event_type::ACCEPTED, &power, Status::InProgress, json!({"command": "power"}), ago(900)),
-            event("power_progress", &power, Status::Cancelled, json!({"message": "cancelled by user"}), ago(890)),
+            event(event_type::ACCEPTED, &power, Status::InProgress, json!({"type": "power", "daemon": "pockitectd-a1"}), ago(900)),
+            event(event_type::CANCELLED, &power, Status::Cancelled, json!({"code": "cancelled", "message": "cancelled by user"}), ago(890)),
         ],
     }));
     feed(
@@ -395,7 +395,7 @@ pub fn loaded_with(theme: Theme) -> Model {
                 event_type::ACCEPTED,
                 &deploy,
                 Status::InProgress,
-                json!({"command": "deploy"}),
+                json!({"type": "deploy", "daemon": "pockitectd-a1"}),
                 ago(42),
             ),
             {
@@ -403,7 +403,7 @@ pub fn loaded_with(theme: Theme) -> Model {
                     "deploy_progress",
                     &deploy,
                     Status::InProgress,
-                    json!({"step": 5, "total": 12, "message": "creating subnet"}),
+                    json!({"step": 5, "total": 12, "resource": "subnet", "state": "started", "message": "creating subnet"}),
                     ago(3),
                 );
                 e.project_id = Some("side-project".into());
@@ -413,14 +413,18 @@ pub fn loaded_with(theme: Theme) -> Model {
                 event_type::ACCEPTED,
                 &scan,
                 Status::InProgress,
-                json!({"command": "scan"}),
+                json!({"type": "scan", "daemon": "pockitectd-a1"}),
                 ago(8),
             ),
             event(
                 event_type::SCAN_STARTED,
                 &scan,
                 Status::InProgress,
-                json!({"regions": 17}),
+                json!({"regions": ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1",
+                                   "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1",
+                                   "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+                                   "ap-southeast-1", "ap-southeast-2", "sa-east-1"],
+                       "types": []}),
                 ago(8),
             ),
             event(
