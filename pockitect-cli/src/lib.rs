@@ -114,6 +114,9 @@ pub async fn run(cli: Cli) -> i32 {
         Commands::New(a) => cmd::new::run(&cli.global, a).await,
         Commands::Completions(a) => cmd::completions::run(a),
         Commands::DbPassword(a) => cmd::secrets::db_password(&cli.global, a),
+        // A blueprint file's errors are reported before Redis is needed: they connect themselves.
+        Commands::Plan(a) => cmd::deploy::plan(&cli.global, a).await,
+        Commands::Deploy(a) => cmd::deploy::deploy(&cli.global, a).await,
         command => match connect(&cli.global).await {
             Ok(bus) => dispatch(&cli.global, &bus, command).await,
             Err(e) => Err(e),
@@ -142,8 +145,6 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Cancel(a) => cmd::watch::cancel(g, bus, a).await,
         Commands::Doctor => cmd::doctor::run(g, bus).await,
         Commands::Projects => cmd::projects::run(g, bus).await,
-        Commands::Plan(a) => cmd::deploy::plan(g, bus, a).await,
-        Commands::Deploy(a) => cmd::deploy::deploy(g, bus, a).await,
         Commands::Status(a) => cmd::deploy::status(g, bus, a).await,
         Commands::Refresh(a) => cmd::operate::refresh(g, bus, a).await,
         Commands::Power(a) => cmd::operate::power(g, bus, a).await,
@@ -151,13 +152,15 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Destroy(a) => cmd::operate::destroy(g, bus, a).await,
         Commands::Validate(_)
         | Commands::New(_)
+        | Commands::Plan(_)
+        | Commands::Deploy(_)
         | Commands::Completions(_)
         | Commands::DbPassword(_) => Ok(exit::SUCCESS),
     }
 }
 
 /// Connects to Redis within a few seconds, or explains how to get one.
-async fn connect(g: &Global) -> Result<Bus, CliError> {
+pub(crate) async fn connect(g: &Global) -> Result<Bus, CliError> {
     let url = pockitect_bus::redact_url(&g.redis_url);
     let fut = Bus::connect(BusConfig::new(g.redis_url.clone(), g.prefix.clone()));
     match tokio::time::timeout(Duration::from_secs(4), fut).await {

@@ -73,8 +73,9 @@ fn target_ref(target: &str) -> Result<(BlueprintRef, Option<Blueprint>), CliErro
     }
 }
 
-pub async fn plan(g: &Global, bus: &Bus, a: PlanArgs) -> Result<i32, CliError> {
+pub async fn plan(g: &Global, a: PlanArgs) -> Result<i32, CliError> {
     let (target, _) = target_ref(&a.target)?;
+    let bus = &crate::connect(g).await?;
     let t = send_and_follow(g, bus, &Command::Plan(target), |e| {
         if g.json {
             output::json_line(e);
@@ -114,8 +115,9 @@ pub async fn plan(g: &Global, bus: &Bus, a: PlanArgs) -> Result<i32, CliError> {
     Ok(exit::SUCCESS)
 }
 
-pub async fn deploy(g: &Global, bus: &Bus, a: DeployArgs) -> Result<i32, CliError> {
+pub async fn deploy(g: &Global, a: DeployArgs) -> Result<i32, CliError> {
     let (target, local) = target_ref(&a.target)?;
+    let bus = &crate::connect(g).await?;
     let slug = target.project.clone().unwrap_or_default();
     if !a.yes {
         if !std::io::stdin().is_terminal() {

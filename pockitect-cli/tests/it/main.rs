@@ -49,6 +49,34 @@ fn validate_names_the_file_the_path_and_the_problem() {
 }
 
 #[test]
+fn plan_and_deploy_of_an_invalid_file_report_every_problem_without_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    let mut bp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("blueprint_basic.json")).unwrap())
+            .unwrap();
+    bp["network"]["rules"][0]["port"] = 70000.into();
+    bp["compute"]["instance_type"] = "t3 micro".into();
+    std::fs::write(&bad, bp.to_string()).unwrap();
+    // Nothing listens there: the file's problems must come first, not "cannot reach Redis".
+    let nowhere = format!("redis://127.0.0.1:{}", pockitect_testkit::free_port());
+    for command in [vec!["plan"], vec!["deploy", "--yes"]] {
+        pockitect()
+            .args(["--redis-url", &nowhere])
+            .args(&command)
+            .arg(&bad)
+            .assert()
+            .code(pockitect_proto::exit::INVALID)
+            .stderr(predicate::str::contains("has 2 problems"))
+            .stderr(predicate::str::contains("network.rules[0].port: 70000"))
+            .stderr(predicate::str::contains(
+                "compute.instance_type: 't3 micro'",
+            ))
+            .stderr(predicate::str::contains("Redis").not());
+    }
+}
+
+#[test]
 fn no_redis_fails_fast_with_a_hint() {
     let port = pockitect_testkit::free_port();
     let started = Instant::now();
