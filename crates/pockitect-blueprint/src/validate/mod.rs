@@ -1146,8 +1146,8 @@ fn find_secrets(path: &str, key: &str, value: &Value, found: &mut Vec<String>) {
     }
 }
 
-/// `xx-name-1`, `xx-gov-name-1`, `cn-northwest-1`: lowercase words joined by hyphens ending in a
-/// number. The one check of a region name's shape (blueprints, the daemon's scan and catalog
+/// `xx-name-1`, `xx-gov-name-1`, `cn-northwest-1`, `eusc-de-east-1` (the European Sovereign
+/// Cloud, whose prefix is four letters): lowercase words joined by hyphens ending in a number. The one check of a region name's shape (blueprints, the daemon's scan and catalog
 /// requests); whether the account has the region enabled is a question for AWS (DescribeRegions).
 /// A name that passes is also safe as a file name (the daemon caches a catalog per region).
 pub fn is_region_code(region: &str) -> bool {
@@ -1159,7 +1159,7 @@ pub fn is_region_code(region: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[0].len() == 2
+        && (2..=4).contains(&parts[0].len())
         && parts
             .last()
             .is_some_and(|n| !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit()))
@@ -1186,6 +1186,7 @@ mod tests {
             "us-gov-west-1",
             "ap-southeast-7",
             "cn-northwest-1",
+            "eusc-de-east-1",
         ] {
             assert!(is_region_code(ok), "{ok}");
         }
@@ -1195,6 +1196,7 @@ mod tests {
             "useast1",
             "us-east-1a",
             "u-east-1",
+            "eusco-de-east-1",
             "us--1",
             "us-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-1",
         ] {
