@@ -122,7 +122,7 @@ impl Envelope {
     /// (a newer daemon), for data that does not match its type, and for a query's summary
     /// (its answer waits under [`Envelope::reply_ref`]; read that instead).
     pub fn decode(&self) -> Result<crate::Event, crate::EventError> {
-        crate::Event::from_parts(&self.kind, self.data.clone())
+        crate::Event::from_parts(&self.kind, &self.data)
     }
 
     /// True when this is the last event of its request.
@@ -147,10 +147,14 @@ impl Envelope {
     /// The summary of a query's answer that everybody but the asking client sees, when this is
     /// one (the answer itself waits under [`Envelope::reply_ref`]).
     pub fn answer_summary(&self) -> Option<crate::AnswerSummary> {
-        if !self.is_terminal() {
-            return None;
-        }
-        serde_json::from_value(self.data.clone()).ok()
+        // The pointer first: a whole answer (megabytes) has none and is not copied to find out.
+        let reply = self.reply_ref()?;
+        let counts = self
+            .data
+            .get("counts")
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default();
+        Some(crate::AnswerSummary { reply, counts })
     }
 
     /// The records of a `resources` or `scan_chunk` event, each read on its own: one record a

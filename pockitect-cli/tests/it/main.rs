@@ -18,6 +18,20 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// `blueprint_basic.json` with `edit` applied, written as `bad.json` in `dir`.
+fn broken_copy(
+    dir: &std::path::Path,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> std::path::PathBuf {
+    let bad = dir.join("bad.json");
+    let mut bp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("blueprint_basic.json")).unwrap())
+            .unwrap();
+    edit(&mut bp);
+    std::fs::write(&bad, bp.to_string()).unwrap();
+    bad
+}
+
 #[test]
 fn validate_accepts_a_good_blueprint_without_a_daemon() {
     pockitect()
@@ -31,12 +45,9 @@ fn validate_accepts_a_good_blueprint_without_a_daemon() {
 #[test]
 fn validate_names_the_file_the_path_and_the_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.json");
-    let mut bp: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("blueprint_basic.json")).unwrap())
-            .unwrap();
-    bp["network"]["rules"][0]["port"] = 70000.into();
-    std::fs::write(&bad, bp.to_string()).unwrap();
+    let bad = broken_copy(dir.path(), |bp| {
+        bp["network"]["rules"][0]["port"] = 70000.into()
+    });
     pockitect()
         .arg("validate")
         .arg(fixture("blueprint_basic.json"))
@@ -51,13 +62,10 @@ fn validate_names_the_file_the_path_and_the_problem() {
 #[test]
 fn plan_and_deploy_of_an_invalid_file_report_every_problem_without_redis() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.json");
-    let mut bp: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("blueprint_basic.json")).unwrap())
-            .unwrap();
-    bp["network"]["rules"][0]["port"] = 70000.into();
-    bp["compute"]["instance_type"] = "t3 micro".into();
-    std::fs::write(&bad, bp.to_string()).unwrap();
+    let bad = broken_copy(dir.path(), |bp| {
+        bp["network"]["rules"][0]["port"] = 70000.into();
+        bp["compute"]["instance_type"] = "t3 micro".into();
+    });
     // Nothing listens there: the file's problems must come first, not "cannot reach Redis".
     let nowhere = format!("redis://127.0.0.1:{}", pockitect_testkit::free_port());
     for command in [vec!["plan"], vec!["deploy", "--yes"]] {

@@ -1,6 +1,6 @@
 //! The deploy engine: a validated blueprint's resources (a [`pockitect_blueprint::Checked`], so
-//! an invalid one cannot reach AWS and nothing here validates again) as a dependency graph, run with bounded
-//! parallelism (bucket, key pair and instance role are built while the network is), every
+//! an invalid one cannot reach AWS and nothing here validates again) as a dependency graph, run
+//! with bounded parallelism (bucket, key pair and instance role are built while the network is), every
 //! resource tagged for its project, secure defaults (IMDSv2 required, encrypted EBS and RDS
 //! storage, S3 public access blocked, RDS private).
 //!
