@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pockitect_bus::{Bus, BusError};
-use pockitect_proto::{Command, Envelope, ErrorCode, RequestId, Status, exit};
+use pockitect_proto::{Approval, Command, Envelope, ErrorCode, RequestId, Status, exit};
 
 use crate::Global;
 
@@ -69,10 +69,21 @@ pub async fn send_and_follow(
     g: &Global,
     bus: &Bus,
     cmd: &Command,
+    on_event: impl FnMut(&Envelope),
+) -> Result<Envelope, CliError> {
+    send_approved_and_follow(g, bus, cmd, None, on_event).await
+}
+
+/// [`send_and_follow`] with an approval (the digest of the plan the user confirmed).
+pub async fn send_approved_and_follow(
+    g: &Global,
+    bus: &Bus,
+    cmd: &Command,
+    approval: Option<Approval>,
     mut on_event: impl FnMut(&Envelope),
 ) -> Result<Envelope, CliError> {
     ensure_daemon(g, bus).await?;
-    let sent = bus.send(cmd).await?;
+    let sent = bus.send_approved(cmd, approval).await?;
     let terminal = follow(g, bus, &sent.request_id, &sent.after, &mut on_event).await?;
     bus.answer(terminal).await.map_err(|e| match e {
         e @ BusError::ReplyExpired { .. } => CliError::NotFound(e.to_string()),

@@ -22,7 +22,8 @@ pub use follow::CliError;
 /// Pockitect: deploy one-file blueprints as AWS stacks, scan and clean your AWS estate.
 ///
 /// Exit codes: 0 success, 1 failure, 2 usage, 3 partial, 4 no Redis or daemon, 5 invalid
-/// blueprint, 6 cancelled, 7 project busy, 8 timed out, 9 not found, 10 AWS refused, 130
+/// blueprint, 6 cancelled, 7 project busy, 8 timed out, 9 not found, 10 AWS refused, 11
+/// refused by the daemon's policy (denied, needs an approved plan, or the plan changed), 130
 /// interrupted by Ctrl-C while following (the request goes on).
 #[derive(Debug, Parser)]
 #[command(name = "pockitect", version, about, long_about = None)]
@@ -101,6 +102,9 @@ pub enum Commands {
     Refresh(cmd::operate::RefreshArgs),
     /// Show a project's parts, their status and ids.
     Status(cmd::deploy::StatusArgs),
+    /// What the daemons did, newest first: who asked, how it ended, which resources it
+    /// created, changed, started, stopped or deleted (the audit trail).
+    History(cmd::history::HistoryArgs),
     /// Print a project's database password (from the OS keyring or its 0600 file).
     DbPassword(cmd::secrets::DbPasswordArgs),
     /// Print shell completions.
@@ -150,6 +154,7 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Power(a) => cmd::operate::power(g, bus, a).await,
         Commands::Terminate(a) => cmd::operate::terminate(g, bus, a).await,
         Commands::Destroy(a) => cmd::operate::destroy(g, bus, a).await,
+        Commands::History(a) => cmd::history::run(g, bus, a).await,
         Commands::Validate(_)
         | Commands::New(_)
         | Commands::Plan(_)
@@ -164,7 +169,7 @@ pub(crate) async fn connect(g: &Global) -> Result<Bus, CliError> {
     let url = pockitect_bus::redact_url(&g.redis_url);
     let fut = Bus::connect(BusConfig::new(g.redis_url.clone(), g.prefix.clone()));
     match tokio::time::timeout(Duration::from_secs(4), fut).await {
-        Ok(Ok(bus)) => Ok(bus),
+        Ok(Ok(bus)) => Ok(bus.identified_as(pockitect_proto::ClientKind::Cli)),
         Ok(Err(e)) => Err(CliError::Unavailable(format!(
             "cannot reach Redis at {url}: {e}; start redis-server or set POCKITECT_REDIS_URL"
         ))),

@@ -4,12 +4,24 @@ use pockitect_proto::{Envelope, Event};
 
 /// Prints rows as left-aligned columns separated by two spaces.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    let mut all = vec![headers.iter().map(|h| h.to_uppercase()).collect()];
+    all.extend_from_slice(rows);
+    rows_aligned(&all);
+}
+
+/// Prints rows as [`table`] does, without a header.
+pub fn rows(rows: &[Vec<String>]) {
+    rows_aligned(rows);
+}
+
+fn rows_aligned(rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
+            if widths.len() <= i {
+                widths.push(0);
             }
+            widths[i] = widths[i].max(cell.chars().count());
         }
     }
     let line = |cells: Vec<String>| {
@@ -25,7 +37,6 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
         }
         out!("{}", s.trim_end());
     };
-    line(headers.iter().map(|h| h.to_uppercase()).collect());
     for row in rows {
         line(row.clone());
     }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pockitect_bus::{Bus, BusConfig, BusError, EventReader};
-use pockitect_proto::{Envelope, ErrorCode, PROTOCOL_VERSION, RequestId, Status, event_type};
+use pockitect_proto::{ClientKind, Envelope, ErrorCode, RequestId, Status, event_type};
 use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 use tokio::task::JoinHandle;
 use tokio::time::{MissedTickBehavior, timeout};
@@ -126,7 +126,8 @@ pub async fn run(
 async fn connect(s: &BusSettings) -> Result<Bus, String> {
     let bus = Bus::connect(BusConfig::new(&s.url, &s.prefix))
         .await
-        .map_err(|e| reason(&e))?;
+        .map_err(|e| reason(&e))?
+        .identified_as(ClientKind::Tui);
     bus.ping().await.map_err(|e| reason(&e))?;
     Ok(bus)
 }
@@ -397,15 +398,7 @@ async fn execute(bus: &Bus, effect: Effect, ui: &Sender<BusMsg>, asked: &Asked) 
             request_id,
             command,
         } => {
-            let env = Envelope {
-                v: PROTOCOL_VERSION,
-                kind: command.kind().to_owned(),
-                request_id: Some(request_id.clone()),
-                project_id: command.project().map(str::to_owned),
-                data: command.data(),
-                status: None,
-                ts: chrono::Utc::now(),
-            };
+            let env = Envelope::command(&command, request_id.clone(), bus.client().cloned(), None);
             tracing::info!(request_id = %request_id, kind = command.kind(), "sending command");
             if command.is_query() {
                 lock(asked).insert(request_id.clone());

@@ -172,6 +172,7 @@ async fn main() {
     s.secrets_dir = dir.path().join("secrets");
     s.key_dir = dir.path().join("keys");
     s.log_dir = None;
+    s.audit_dir = None;
     // The rounds below play the periodic refresh, back to back.
     s.refresh_interval = None;
     s.daemon_id = unique("soak-d");

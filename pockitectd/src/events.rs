@@ -1,7 +1,8 @@
 //! The event sink handlers report through: every event carries the request's id and project.
 
 use pockitect_bus::Bus;
-use pockitect_proto::{Envelope, ErrorCode, Event, RequestId, Status};
+use pockitect_proto::audit::Touched;
+use pockitect_proto::{Approval, Envelope, ErrorCode, Event, RequestId, Status};
 use serde_json::Value;
 
 #[derive(Clone)]
@@ -9,6 +10,8 @@ pub struct Events {
     bus: Bus,
     request_id: RequestId,
     project: Option<String>,
+    /// The approval the command carried (what [`crate::policy::authorize`] checks).
+    approval: Approval,
 }
 
 impl Events {
@@ -17,6 +20,26 @@ impl Events {
             bus,
             request_id,
             project,
+            approval: Approval::default(),
+        }
+    }
+
+    /// The same sink for a command that carried `approval`.
+    pub fn with_approval(mut self, approval: Approval) -> Self {
+        self.approval = approval;
+        self
+    }
+
+    pub fn approval(&self) -> &Approval {
+        &self.approval
+    }
+
+    /// Notes AWS resources the request just acted on, for its audit entry. Kept in Redis as it
+    /// goes, so that a daemon resuming the request after a crash loses none; a failure to note
+    /// one is logged (the request goes on: stopping half-way would be worse).
+    pub async fn touched(&self, touched: Vec<Touched>) {
+        if let Err(e) = self.bus.record_touched(&self.request_id, &touched).await {
+            tracing::warn!(request_id = %self.request_id, error = %e, resources = ?touched, "could not note resources for the audit trail");
         }
     }
 

@@ -52,15 +52,13 @@ pub async fn periodic_refresh(daemon: Arc<Daemon>, token: CancellationToken) {
             continue;
         };
         let cmd = pockitect_proto::Command::Refresh(pockitect_proto::RefreshArgs::default());
-        let env = pockitect_proto::Envelope {
-            v: pockitect_proto::PROTOCOL_VERSION,
-            kind: cmd.kind().to_owned(),
-            request_id: Some(id),
-            project_id: None,
-            data: cmd.data(),
-            status: None,
-            ts: chrono::Utc::now(),
-        };
+        // Named as the daemon's own: its routine ends are not recorded in the audit trail.
+        let me = pockitect_proto::ClientInfo::new(
+            pockitect_proto::ClientKind::Daemon,
+            None,
+            Some(daemon.settings.daemon_id.clone()),
+        );
+        let env = pockitect_proto::Envelope::command(&cmd, id, Some(me), None);
         if let Err(e) = daemon.bus.enqueue(&env).await {
             tracing::warn!(error = %e, "could not schedule a refresh");
         }

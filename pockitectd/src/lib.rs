@@ -3,6 +3,7 @@
 //! time from the shared stream, keeps its lease alive while a handler works, and publishes the
 //! handler's events, ending every request with exactly one terminal event.
 
+mod audit;
 mod bridge;
 mod catalog;
 mod estate;
@@ -10,6 +11,7 @@ mod events;
 mod handlers;
 mod heartbeat;
 pub mod logging;
+mod policy;
 mod settings;
 mod state;
 mod watcher;
@@ -87,7 +89,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         .with_context(|| format!("create cache dir '{}'", settings.cache_dir.display()))?;
     std::fs::create_dir_all(&settings.projects_dir)
         .with_context(|| format!("create projects dir '{}'", settings.projects_dir.display()))?;
-    let bus_cfg = BusConfig::new(settings.redis_url.clone(), settings.prefix.clone());
+    let mut bus_cfg = BusConfig::new(settings.redis_url.clone(), settings.prefix.clone());
+    bus_cfg.audit_retention = settings.audit_retention;
+    bus_cfg.audit_max_entries = settings.audit_max_entries;
     tracing::info!(
         redis = %pockitect_bus::redact_url(&settings.redis_url),
         prefix = %settings.prefix,

@@ -52,6 +52,8 @@ macro_rules! settings {
         #[serde(deny_unknown_fields)]
         struct FileConfig {
             $( $key: Option<settings!(@file_type $read $(, $file)?)>, )+
+            /// `[policy]`: a table, so in the file only.
+            policy: Option<crate::policy::PolicyFile>,
         }
 
         /// Every setting's key and environment variable, in the table's order.
@@ -67,6 +69,8 @@ macro_rules! settings {
             /// Used instead of the AWS credential chain when set (tests, `pockitect login`).
             pub aws_static_credentials: Option<pockitect_aws::StaticCredentials>,
             pub aws_home_region: Option<String>,
+            /// `[policy]` of the config file: what may run, with or without an approved plan.
+            pub policy: crate::policy::Policy,
         }
 
         impl Settings {
@@ -76,12 +80,17 @@ macro_rules! settings {
                     $( $field: $default, )+
                     aws_static_credentials: None,
                     aws_home_region: None,
+                    policy: crate::policy::Policy::default(),
                 }
             }
 
             /// Merges flags/env (already in `args`), the config file and the defaults.
             pub fn resolve(args: Args) -> anyhow::Result<Self> {
-                let file = load_file(args.config.as_deref())?;
+                let mut file = load_file(args.config.as_deref())?;
+                let policy = match file.policy.take() {
+                    Some(p) => crate::policy::Policy::try_from(p)?,
+                    None => crate::policy::Policy::default(),
+                };
                 let defaults = Self::defaults();
                 Ok(Self {
                     $(
@@ -107,6 +116,7 @@ macro_rules! settings {
                     )+
                     aws_static_credentials: None,
                     aws_home_region: None,
+                    policy,
                 })
             }
         }
@@ -115,6 +125,7 @@ macro_rules! settings {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct("Settings")
                     $( .field(stringify!($field), &settings!(@show self.$field $(, $show)?)) )+
+                    .field("policy", &self.policy)
                     .finish_non_exhaustive()
             }
         }
@@ -207,6 +218,23 @@ settings! {
     /// Where 0600 password files go when files are used (outside the projects directory).
     secrets_dir: PathBuf = "POCKITECT_SECRETS_DIR"
         => secrets_dir: PathBuf = pockitect_secrets::SecretStore::default_file_dir();
+    /// Directory of the audit trail's daily JSON-lines files (0600; none: Redis only).
+    audit_dir: PathBuf = "POCKITECT_AUDIT_DIR"
+        => audit_dir: Option<PathBuf> = dirs::state_dir()
+            .or_else(dirs::cache_dir)
+            .map(|d| d.join("pockitect/audit")), |v| Ok(Some(v));
+    /// Days the audit trail's daily files are kept.
+    audit_keep_days: u64 = "POCKITECT_AUDIT_KEEP_DAYS" => audit_keep_days: u64 = 90;
+    /// Days audit entries are kept in Redis (`pockitect history` reads them there).
+    audit_retention_days: f64 = "POCKITECT_AUDIT_RETENTION_DAYS"
+        => audit_retention: Duration = Duration::from_secs(90 * 24 * 3600),
+            |v| secs(v * 24.0 * 3600.0);
+    /// Most audit entries kept in Redis, whatever their age.
+    audit_max_entries: usize = "POCKITECT_AUDIT_MAX_ENTRIES"
+        => audit_max_entries: usize = 100_000, |v| {
+            anyhow::ensure!(v >= 100, "'{v}' is too few; keep at least 100");
+            Ok(v)
+        };
     /// Name this daemon announces (default: host-pid).
     daemon_id: String = "POCKITECT_DAEMON_ID"
         => daemon_id: String = format!(

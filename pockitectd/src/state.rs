@@ -21,6 +21,8 @@ pub struct Daemon {
     pub projects: ProjectStore,
     /// Database passwords: the OS keyring, or 0600 files when none works (said at start).
     pub secrets: pockitect_secrets::SecretStore,
+    /// The audit trail's daily files and the AWS identity entries name.
+    pub auditor: crate::audit::Auditor,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Content hash of each blueprint file as last written or seen, so the watcher can tell
     /// the daemon's own writes from hand edits.
@@ -46,7 +48,10 @@ impl Daemon {
         let aws = Aws::load(aws_settings).await;
         let estate = Estate::load(&settings.cache_dir);
         let projects = ProjectStore::new(&settings.projects_dir);
+        let auditor =
+            crate::audit::Auditor::new(settings.audit_dir.clone(), settings.audit_keep_days);
         Self {
+            auditor,
             settings,
             bus,
             aws,

@@ -18,8 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use self::hold::Hold;
 use crate::Daemon;
+use crate::audit::Draft;
 use crate::events::{Events, HandlerError, Outcome};
 use crate::handlers;
+use pockitect_proto::audit::AuditEntry;
 
 /// How long one blocking read waits before looping (and noticing shutdown).
 const READ_BLOCK: Duration = Duration::from_secs(2);
@@ -81,24 +83,82 @@ async fn refuse(daemon: &Daemon, d: &Delivery, refusal: Refusal) {
     if let Err(e) = daemon.bus.dead_letter(&stored, &refusal.message).await {
         tracing::warn!(error = %e, "could not dead-letter a command");
     }
+    let draft = Draft::of_refused(&d.payload, &refusal);
     let payload = refusal.payload();
+    let env = Envelope::of(
+        Event::Error(payload),
+        refusal.request_id.clone(),
+        None,
+        Status::Error,
+    );
+    let entry = audit_entry(daemon, draft, &env, false).await;
     match refusal.request_id {
-        Some(id) => {
-            let env = Envelope::of(Event::Error(payload), Some(id.clone()), None, Status::Error);
-            match daemon.bus.refuse(&env, Some(&d.id)).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(
-                    request_id = %id,
-                    "a refused command names a request that is running or finished; dead-lettered only, that request is untouched"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not answer a refused command"),
-            }
-        }
+        Some(id) => match daemon.bus.refuse(&env, Some(&d.id), entry.as_ref()).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                request_id = %id,
+                "a refused command names a request that is running or finished; dead-lettered only, that request is untouched"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not answer a refused command"),
+        },
         None => {
+            if let Some(entry) = &entry
+                && let Err(e) = daemon.bus.append_audit(entry).await
+            {
+                tracing::warn!(error = %e, "could not record a refused command in the audit trail");
+            }
             if let Err(e) = daemon.bus.ack(&d.id).await {
                 tracing::warn!(error = %e, "could not acknowledge a refused command");
             }
         }
+    }
+    if let Some(entry) = &entry {
+        daemon.auditor.write_file(entry);
+    }
+}
+
+/// The audit entry of a request that ends with `terminal`: what it touched and how it was
+/// authorized, as noted in Redis while it ran. None for the daemon's own routine work.
+/// `ran`: the request ran (and may have touched something or been judged by policy).
+async fn audit_entry(
+    daemon: &Daemon,
+    draft: Draft,
+    terminal: &Envelope,
+    ran: bool,
+) -> Option<AuditEntry> {
+    let rid = &draft.request_id;
+    let (touched, authorization) = if ran {
+        let touched = daemon.bus.touched(rid).await.unwrap_or_else(|e| {
+            tracing::warn!(request_id = %rid, error = %e, "could not read what the request touched");
+            Vec::new()
+        });
+        (touched, daemon.bus.authorization(rid).await.ok().flatten())
+    } else {
+        (Vec::new(), None)
+    };
+    let identity = daemon.auditor.identity(&daemon.aws).await;
+    let entry = draft.finish(
+        terminal,
+        &daemon.settings.daemon_id,
+        identity.as_ref(),
+        authorization,
+        touched,
+    );
+    (!entry.is_routine()).then_some(entry)
+}
+
+/// Ends a request that this worker holds with `env`, recording its audit entry (none for a
+/// query: it only reads) in the same step, then in the daily file.
+async fn end_request(daemon: &Daemon, hold: Hold, env: &Envelope, draft: Draft, is_query: bool) {
+    let entry = if is_query {
+        None
+    } else {
+        audit_entry(daemon, draft, env, true).await
+    };
+    if hold.finish(env, is_query, entry.as_ref()).await
+        && let Some(entry) = &entry
+    {
+        daemon.auditor.write_file(entry);
     }
 }
 
@@ -136,6 +196,8 @@ async fn handle_delivery(
         request_id,
         command: cmd,
         project_id,
+        client,
+        approval,
     } = match pockitect_proto::decode(d.payload.as_bytes()) {
         Ok(r) => r,
         Err(refusal) => return refuse(daemon, &d, refusal).await,
@@ -146,22 +208,25 @@ async fn handle_delivery(
     if d.reclaimed {
         tracing::info!(request_id = %request_id, kind = cmd.kind(), "resuming a command whose daemon stopped");
     }
+    let is_query = cmd.is_query();
     let locked_project = match project_to_lock(&cmd) {
         Ok(p) => p,
         Err(e) => {
             // We hold the request's claim: answer it like any failed request.
+            let draft = Draft::of(&request_id, &cmd, project_id.clone(), client);
             let events = Events::new(daemon.bus.clone(), request_id.clone(), project_id);
             let t = error_outcome(e);
-            return hold
-                .finish(&events.envelope(t.kind, t.status, t.data), false)
-                .await;
+            let env = events.envelope(t.kind, t.status, t.data);
+            return end_request(daemon, hold, &env, draft, is_query).await;
         }
     };
     let project = locked_project
         .clone()
         .or_else(|| cmd.project().map(str::to_owned))
         .or(project_id);
-    let events = Events::new(daemon.bus.clone(), request_id.clone(), project.clone());
+    let draft = Draft::of(&request_id, &cmd, project.clone(), client);
+    let events = Events::new(daemon.bus.clone(), request_id.clone(), project.clone())
+        .with_approval(approval);
     if let Some(p) = &locked_project {
         match hold.lock(p).await {
             Ok(()) => {}
@@ -176,7 +241,7 @@ async fn handle_delivery(
                     }),
                     Status::Error,
                 );
-                return hold.finish(&env, false).await;
+                return end_request(daemon, hold, &env, draft, is_query).await;
             }
             // Redis trouble: dropping the hold frees the claim; the command stays pending.
             Err(None) => return,
@@ -201,7 +266,6 @@ async fn handle_delivery(
         )
         .await;
 
-    let is_query = cmd.is_query();
     let handler = {
         let daemon = daemon.clone();
         let events = events.clone();
@@ -211,8 +275,9 @@ async fn handle_delivery(
     match supervise(daemon, &mut hold, handler, &cancel, shutdown, &request_id).await {
         Ending::Terminal(t) => {
             let env = events.envelope(t.kind, t.status, t.data);
-            hold.finish(&env, is_query).await;
-            tracing::info!(request_id = %request_id, status = %env.status.map(|s| s.as_str()).unwrap_or("?"), "request finished");
+            let status = env.status.map(|s| s.as_str()).unwrap_or("?");
+            end_request(daemon, hold, &env, draft, is_query).await;
+            tracing::info!(request_id = %request_id, status = %status, "request finished");
         }
         Ending::LeaseLost(holder) => {
             // Another daemon runs the request now: it, and only it, ends it.

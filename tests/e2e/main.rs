@@ -95,6 +95,8 @@ impl Env {
             .arg(self.dir.path().join("cache"))
             .arg("--log-dir")
             .arg(self.dir.path().join("logs"))
+            .arg("--audit-dir")
+            .arg(self.dir.path().join("audit"))
             .arg("--key-dir")
             .arg(self.dir.path().join("keys"))
             // Never the keyring of the machine running the tests; the keyring test opts in.

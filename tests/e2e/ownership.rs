@@ -99,6 +99,14 @@ async fn a_copied_blueprint_is_a_conflict_and_never_touches_the_original() {
         !lines.iter().any(|l| l["type"] == "deploy_progress"),
         "nothing ran: {lines:?}"
     );
+    // The plan found the conflict, so the copy never reached the project store; the user's copy
+    // is there all the same (they copied the file in projects/), and power and destroy must
+    // refuse it too.
+    std::fs::write(
+        env.dir.path().join("projects/e2e-blog-staging.json"),
+        serde_json::to_string_pretty(&copy).unwrap(),
+    )
+    .unwrap();
     // Nothing of the original changed: no rule added to its security group.
     let rules_after = boto(
         &env,

@@ -43,6 +43,23 @@ impl Keys {
         format!("{}:stream:events", self.prefix)
     }
 
+    /// The audit trail: one entry per request, kept for the configured retention.
+    pub fn audit_stream(&self) -> String {
+        format!("{}:stream:audit", self.prefix)
+    }
+
+    /// The AWS resources a running request has acted on so far (read into its audit entry
+    /// when it ends, so that a request resumed by another daemon loses none).
+    pub fn touched(&self, request_id: &str) -> String {
+        format!("{}:touched:{request_id}", self.prefix)
+    }
+
+    /// How a request was authorized (or refused) by the daemon's policy: kept so that a daemon
+    /// resuming it does not ask for the approval of a plan half of which already ran.
+    pub fn authorized(&self, request_id: &str) -> String {
+        format!("{}:authorized:{request_id}", self.prefix)
+    }
+
     /// Commands that could not be parsed, with the reason.
     pub fn dead_letter_stream(&self) -> String {
         format!("{}:stream:dead", self.prefix)

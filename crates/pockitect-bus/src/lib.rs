@@ -4,6 +4,7 @@
 //! deduplication, per-project locks, cancellation flags and daemon heartbeats. No business logic:
 //! it moves envelopes and keeps leases.
 
+mod audit;
 mod keys;
 mod memory;
 mod readers;
@@ -13,7 +14,11 @@ mod scripts;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pockitect_proto::{Command, DaemonHeartbeat, Envelope, RequestId};
+use audit::audit_json;
+use pockitect_proto::audit::AuditEntry;
+use pockitect_proto::{
+    Approval, ClientInfo, ClientKind, Command, DaemonHeartbeat, Envelope, RequestId,
+};
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
@@ -53,6 +58,10 @@ pub struct BusConfig {
     pub event_stream_len: usize,
     /// Approximate cap of the command stream, in entries.
     pub command_stream_len: usize,
+    /// How long audit entries are kept in Redis.
+    pub audit_retention: Duration,
+    /// Approximate cap of the audit stream, in entries, whatever their age.
+    pub audit_max_entries: usize,
 }
 
 impl BusConfig {
@@ -62,6 +71,8 @@ impl BusConfig {
             prefix: prefix.into(),
             event_stream_len: 10_000,
             command_stream_len: 100_000,
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+            audit_max_entries: 100_000,
         }
     }
 }
@@ -90,6 +101,17 @@ pub struct Sent {
 pub(crate) enum Refusal {
     Yes,
     No,
+}
+
+/// How [`Bus::finish_with`] ends a request, beyond its terminal event.
+pub(crate) struct End<'a> {
+    /// How long the done record is kept.
+    pub done_secs: u64,
+    /// A query's full answer, stored for its client.
+    pub reply: Option<&'a str>,
+    pub refusal: Refusal,
+    /// The request's audit entry.
+    pub audit: Option<&'a AuditEntry>,
 }
 
 /// Outcome of trying to take a request's lease.
@@ -130,6 +152,8 @@ pub enum Lock {
 pub struct Bus {
     inner: Arc<Inner>,
     conn: ConnectionManager,
+    /// Named as the sender of every command sent (see [`Bus::identified_as`]).
+    client: Option<Arc<ClientInfo>>,
 }
 
 struct Inner {
@@ -172,6 +196,7 @@ impl Bus {
                 cfg,
             }),
             conn,
+            client: None,
         })
     }
 
@@ -220,19 +245,37 @@ impl Bus {
     /// Sends a command with a fresh request id. The returned position is the replay stream's
     /// newest event *before* the send: follow from it and no reply can be missed.
     pub async fn send(&self, cmd: &Command) -> Result<Sent, BusError> {
+        self.send_approved(cmd, None).await
+    }
+
+    /// [`Bus::send`] with an approval: the digest of the plan the user confirmed.
+    pub async fn send_approved(
+        &self,
+        cmd: &Command,
+        approval: Option<Approval>,
+    ) -> Result<Sent, BusError> {
         let after = self.last_event_id().await?;
         let request_id = RequestId::new();
-        let env = Envelope {
-            v: pockitect_proto::PROTOCOL_VERSION,
-            kind: cmd.kind().to_owned(),
-            request_id: Some(request_id.clone()),
-            project_id: cmd.project().map(str::to_owned),
-            data: cmd.data(),
-            status: None,
-            ts: chrono::Utc::now(),
-        };
+        let client = self.client.as_deref().cloned();
+        let env = Envelope::command(cmd, request_id.clone(), client, approval);
         self.enqueue(&env).await?;
         Ok(Sent { request_id, after })
+    }
+
+    /// The same bus, naming the sender of every command it sends: a client of `kind` run by
+    /// this OS user on this host (what the daemon's audit trail records).
+    pub fn identified_as(mut self, kind: ClientKind) -> Self {
+        let user = ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        self.client = Some(Arc::new(ClientInfo::new(kind, user, Some(host))));
+        self
+    }
+
+    /// Who this bus names as the sender of its commands.
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.client.as_deref()
     }
 
     /// Enqueue a payload as received (the pub/sub bridge forwards even malformed ones so that
@@ -281,8 +324,25 @@ impl Bus {
         consumer: &str,
         delivery_id: Option<&str>,
     ) -> Result<bool, BusError> {
-        self.finish_with(env, REMEMBER_SECS, None, consumer, delivery_id, Refusal::No)
-            .await
+        self.finish_audited(env, consumer, delivery_id, None).await
+    }
+
+    /// [`Bus::finish`], appending the request's audit entry in the same atomic step (and
+    /// dropping its list of touched resources): a request that ends has exactly one entry.
+    pub async fn finish_audited(
+        &self,
+        env: &Envelope,
+        consumer: &str,
+        delivery_id: Option<&str>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, BusError> {
+        let end = End {
+            done_secs: REMEMBER_SECS,
+            reply: None,
+            refusal: Refusal::No,
+            audit,
+        };
+        self.finish_with(env, consumer, delivery_id, end).await
     }
 
     /// [`Bus::finish`] with the done record kept `done_secs`, and `reply` (a query's full
@@ -291,24 +351,31 @@ impl Bus {
     pub(crate) async fn finish_with(
         &self,
         env: &Envelope,
-        done_secs: u64,
-        reply: Option<&str>,
         consumer: &str,
         delivery_id: Option<&str>,
-        refusal: Refusal,
+        end: End<'_>,
     ) -> Result<bool, BusError> {
+        let End {
+            done_secs,
+            reply,
+            refusal,
+            audit,
+        } = end;
         let k = self.keys();
         let rid = env
             .request_id
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
+        let audit = audit.map(audit_json).unwrap_or_default();
         let published: i64 = scripts::FINISH
             .key(k.done(&rid))
             .key(k.claim(&rid))
             .key(k.event_stream())
             .key(k.command_stream())
             .key(k.reply(&rid))
+            .key(k.audit_stream())
+            .key(k.touched(&rid))
             .arg(k.status_channel())
             .arg(env.to_json())
             .arg(self.inner.cfg.event_stream_len)
@@ -319,6 +386,9 @@ impl Bus {
             .arg(reply.unwrap_or(""))
             .arg(REPLY_SECS)
             .arg(if refusal == Refusal::Yes { "1" } else { "0" })
+            .arg(audit)
+            .arg(self.oldest_audit_id())
+            .arg(self.inner.cfg.audit_max_entries)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(published == 1)
@@ -457,9 +527,15 @@ impl Bus {
         &self,
         env: &Envelope,
         delivery_id: Option<&str>,
+        audit: Option<&AuditEntry>,
     ) -> Result<bool, BusError> {
-        self.finish_with(env, REMEMBER_SECS, None, "", delivery_id, Refusal::Yes)
-            .await
+        let end = End {
+            done_secs: REMEMBER_SECS,
+            reply: None,
+            refusal: Refusal::Yes,
+            audit,
+        };
+        self.finish_with(env, "", delivery_id, end).await
     }
 
     /// Locks a project for a request. Re-locking by the same request (a reclaimed command) works.

@@ -8,7 +8,7 @@
 use pockitect_proto::{Envelope, ReplyRef, Status};
 use serde_json::{Map, Value};
 
-use crate::{Bus, BusError, Refusal, decode_envelope};
+use crate::{Bus, BusError, End, Refusal, decode_envelope};
 
 /// How long a query's answer (and its done record) waits for the client that asked. A client
 /// reads it right after the terminal event arrives; this only bounds what an abandoned client
@@ -74,9 +74,13 @@ impl Bus {
         delivery_id: Option<&str>,
     ) -> Result<bool, BusError> {
         if !is_answer(env) {
-            return self
-                .finish_with(env, REPLY_SECS, None, consumer, delivery_id, Refusal::No)
-                .await;
+            let end = End {
+                done_secs: REPLY_SECS,
+                reply: None,
+                refusal: Refusal::No,
+                audit: None,
+            };
+            return self.finish_with(env, consumer, delivery_id, end).await;
         }
         let rid = env
             .request_id
@@ -85,15 +89,13 @@ impl Bus {
             .unwrap_or_default();
         let payload = env.to_json();
         let small = summarise(env, self.keys().reply(&rid), &payload);
-        self.finish_with(
-            &small,
-            REPLY_SECS,
-            Some(&payload),
-            consumer,
-            delivery_id,
-            Refusal::No,
-        )
-        .await
+        let end = End {
+            done_secs: REPLY_SECS,
+            reply: Some(&payload),
+            refusal: Refusal::No,
+            audit: None,
+        };
+        self.finish_with(&small, consumer, delivery_id, end).await
     }
 
     /// The whole terminal event of a request this client sent: for a query, its answer, read

@@ -36,9 +36,13 @@ return id
 /// the same step, so it is there as soon as the (small) terminal event is.
 /// A refusal of a malformed command (ARGV[10] = '1') is published only under a request id that
 /// nobody holds either: a malformed duplicate never ends or replaces a running request.
-/// KEYS: done, claim, event stream, command stream, reply.
+/// The request's audit entry, when given, is appended to the audit stream in the same step (a
+/// refusal's always: it is its own record, even under a live request's id), trimmed to the
+/// retention, and the request's list of touched resources dropped: exactly one entry per end.
+/// KEYS: done, claim, event stream, command stream, reply, audit stream, touched list.
 /// ARGV: channel, payload, event max length, done ttl (s), group, message id ('' for none),
-/// consumer, reply payload ('' for none), reply ttl (s), refusal ('1' or '0').
+/// consumer, reply payload ('' for none), reply ttl (s), refusal ('1' or '0'), audit entry
+/// ('' for none), oldest audit id kept (ms), audit max length.
 pub static FINISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -48,8 +52,18 @@ local function ack()
     redis.call('XDEL', KEYS[4], ARGV[6])
   end
 end
+local function audit()
+  if ARGV[11] ~= '' then
+    redis.call('XADD', KEYS[6], 'MINID', '~', ARGV[12], '*', 'entry', ARGV[11])
+    redis.call('XTRIM', KEYS[6], 'MAXLEN', '~', ARGV[13])
+    redis.call('DEL', KEYS[7])
+  end
+end
 if redis.call('EXISTS', KEYS[1]) == 1
   or (ARGV[10] == '1' and redis.call('EXISTS', KEYS[2]) == 1) then
+  if ARGV[10] == '1' then
+    audit()
+  end
   ack()
   return 0
 end
@@ -62,6 +76,7 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
 if redis.call('GET', KEYS[2]) == ARGV[7] then
   redis.call('DEL', KEYS[2])
 end
+audit()
 ack()
 return 1
 ",

@@ -32,6 +32,14 @@ pub enum ErrorCode {
     /// Redis lost the request's state while it ran (restarted without persistence, or evicted
     /// its keys): the request stopped at a safe point; running the command again is safe.
     RedisStateLost,
+    /// A destructive command came without the digest of the plan its user confirmed, and the
+    /// daemon's policy needs one: plan first (`--dry-run`), then send the digest.
+    ApprovalRequired,
+    /// The plan changed between the one confirmed and the one the daemon made now (the estate
+    /// changed): nothing was done; look at the new plan and confirm it.
+    PlanChanged,
+    /// A rule of the daemon's policy denies the command (the message names it).
+    PolicyDenied,
     /// Anything else: a bug or an environment problem.
     Internal,
 }
@@ -59,6 +67,9 @@ impl ErrorCode {
             ErrorCode::Locked => exit::LOCKED,
             ErrorCode::Cancelled => exit::CANCELLED,
             ErrorCode::AccessDenied | ErrorCode::Aws => exit::AWS,
+            ErrorCode::ApprovalRequired | ErrorCode::PlanChanged | ErrorCode::PolicyDenied => {
+                exit::REFUSED
+            }
             ErrorCode::Interrupted | ErrorCode::RedisStateLost | ErrorCode::Internal => {
                 exit::FAILURE
             }
@@ -97,6 +108,9 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 9;
     /// AWS refused or failed.
     pub const AWS: i32 = 10;
+    /// The daemon refused the command: its policy denies it, it needs an approved plan, or the
+    /// plan changed since it was confirmed.
+    pub const REFUSED: i32 = 11;
     /// The user pressed Ctrl-C while following a request (128 + SIGINT, as shells report);
     /// the request itself goes on.
     pub const INTERRUPTED: i32 = 130;

@@ -2,7 +2,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ErrorCode, RequestId, ResourceFilter, ResourceType};
+use crate::{ErrorCode, HistoryArgs, RequestId, ResourceFilter, ResourceType};
 
 /// A command as the daemon understands it, parsed from an [`crate::Envelope`]'s `type` and
 /// `data`. Serialised back with [`Command::kind`] and [`Command::data`].
@@ -23,6 +23,7 @@ pub enum Command {
     Destroy(DestroyArgs),
     Refresh(RefreshArgs),
     Catalog(CatalogArgs),
+    History(HistoryArgs),
 }
 
 /// `catalog`: what `region` offers (enabled regions, instance types, DB classes per engine,
@@ -125,6 +126,9 @@ pub enum PowerAction {
 pub struct PowerArgs {
     pub project: String,
     pub action: PowerAction,
+    /// Show what would be started or stopped (and the plan's digest), and stop.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// One resource to delete, addressed as the scanner reports it.
@@ -218,7 +222,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 15] = [
+    pub const NAMES: [&'static str; 16] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -234,6 +238,7 @@ impl Command {
         "destroy",
         "refresh",
         "catalog",
+        "history",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -254,6 +259,7 @@ impl Command {
             "destroy" => Command::Destroy(parse_data(kind, data)?),
             "refresh" => Command::Refresh(parse_data(kind, data)?),
             "catalog" => Command::Catalog(parse_data(kind, data)?),
+            "history" => Command::History(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -276,6 +282,7 @@ impl Command {
             Command::Destroy(_) => "destroy",
             Command::Refresh(_) => "refresh",
             Command::Catalog(_) => "catalog",
+            Command::History(_) => "history",
         }
     }
 
@@ -295,6 +302,7 @@ impl Command {
             Command::Destroy(a) => serde_json::to_value(a),
             Command::Refresh(a) => serde_json::to_value(a),
             Command::Catalog(a) => serde_json::to_value(a),
+            Command::History(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -331,6 +339,7 @@ impl Command {
                 | "daemon_info"
                 | "cancel"
                 | "catalog"
+                | "history"
         )
     }
 }
@@ -427,6 +436,7 @@ mod tests {
             Command::Power(PowerArgs {
                 project: "blog".into(),
                 action: PowerAction::Stop,
+                dry_run: false,
             }),
             Command::Terminate(TerminateArgs {
                 targets: vec![TerminateTarget {
@@ -443,6 +453,11 @@ mod tests {
             Command::Refresh(RefreshArgs::default()),
             Command::Catalog(CatalogArgs {
                 region: "us-east-2".into(),
+            }),
+            Command::History(HistoryArgs {
+                project: Some("blog".into()),
+                action: Some(crate::audit::TouchAction::Deleted),
+                ..Default::default()
             }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());

@@ -26,6 +26,10 @@ pub struct Request {
     /// The envelope's `project_id` as sent. Only a hint for event routing: the project a command
     /// writes (and locks) comes from the command itself.
     pub project_id: Option<String>,
+    /// Who sent it, as the envelope says (none: the earlier client).
+    pub client: Option<crate::ClientInfo>,
+    /// The approval it carries (empty when none).
+    pub approval: crate::Approval,
 }
 
 /// Why a payload cannot be run, as the daemon answers it (an `error` event whose data is
@@ -118,6 +122,8 @@ pub fn decode(payload: &[u8]) -> Result<Request, Refusal> {
             request_id,
             command,
             project_id: env.project_id,
+            client: env.client.map(crate::ClientInfo::bounded),
+            approval: env.approval.unwrap_or_default(),
         }),
         Err(e) => {
             let code = e.code();

@@ -69,6 +69,48 @@ impl Resource {
     }
 }
 
+impl Resource {
+    /// What the audit trail calls the AWS resource behind it, and in which region it lives
+    /// (IAM is global; everything else is in the project's `region`).
+    pub fn audited(
+        self,
+        id: &str,
+        region: &str,
+        action: crate::audit::TouchAction,
+    ) -> crate::audit::Touched {
+        use crate::ResourceType as T;
+        let kind = match self {
+            Resource::Vpc => T::Vpc,
+            Resource::InternetGateway => T::InternetGateway,
+            Resource::RouteTable => T::RouteTable,
+            Resource::Subnet | Resource::SecondarySubnet => T::Subnet,
+            Resource::SecurityGroup => T::SecurityGroup,
+            Resource::KeyPair => T::KeyPair,
+            Resource::IamRole => T::IamRole,
+            Resource::InstanceProfile => T::IamInstanceProfile,
+            Resource::DbSubnetGroup => T::DbSubnetGroup,
+            Resource::RdsInstance => T::RdsInstance,
+            Resource::S3Bucket => T::S3Bucket,
+            Resource::Ec2Instance => T::Ec2Instance,
+            Resource::Certificate => {
+                return crate::audit::Touched {
+                    kind: "acm_certificate".into(),
+                    id: id.to_owned(),
+                    region: region.to_owned(),
+                    account: None,
+                    action,
+                };
+            }
+        };
+        let region = if matches!(self, Resource::IamRole | Resource::InstanceProfile) {
+            "global"
+        } else {
+            region
+        };
+        crate::audit::Touched::new(kind, id, region, action)
+    }
+}
+
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -139,6 +181,20 @@ impl Plan {
     /// The plan of one resource.
     pub fn get(&self, resource: Resource) -> Option<&PlannedResource> {
         self.resources.iter().find(|r| r.resource == resource)
+    }
+
+    /// The digest of what this deploy would do to each resource (its action and the id found).
+    pub fn digest(&self) -> crate::PlanDigest {
+        crate::PlanDigest::of(self.resources.iter().map(|r| {
+            format!(
+                "{} {} {} {} {}",
+                r.action,
+                r.resource,
+                r.id.as_deref().unwrap_or("-"),
+                self.project,
+                self.region
+            )
+        }))
     }
 
     /// True when there is no validation error and no resource error.

@@ -66,6 +66,12 @@ pub struct Envelope {
     pub status: Option<Status>,
     #[serde(default = "Utc::now")]
     pub ts: DateTime<Utc>,
+    /// Who sent a command (none: the earlier client, recorded as `legacy`). Events carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::ClientInfo>,
+    /// The approval a command carries (the plan digest its user confirmed). Events carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::Approval>,
 }
 
 fn default_version() -> u8 {
@@ -104,6 +110,8 @@ impl Envelope {
             data,
             status: Some(status),
             ts: Utc::now(),
+            client: None,
+            approval: None,
         }
     }
 
@@ -116,6 +124,26 @@ impl Envelope {
     ) -> Self {
         let (kind, data) = event.into_parts();
         Self::event(kind, request_id, project_id, status, data)
+    }
+
+    /// The envelope of command `cmd` under `request_id`, sent by `client` with `approval`.
+    pub fn command(
+        cmd: &crate::Command,
+        request_id: RequestId,
+        client: Option<crate::ClientInfo>,
+        approval: Option<crate::Approval>,
+    ) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            kind: cmd.kind().to_owned(),
+            request_id: Some(request_id),
+            project_id: cmd.project().map(str::to_owned),
+            data: cmd.data(),
+            status: None,
+            ts: Utc::now(),
+            client,
+            approval: approval.filter(|a| !a.is_empty()),
+        }
     }
 
     /// The typed event this envelope carries. Fails for a `type` this version does not know

@@ -52,6 +52,8 @@ pub mod event_type {
     pub const DESTROY_COMPLETE: &str = "destroy_complete";
     pub const RESOURCE_CHANGED: &str = "resource_changed";
     pub const REFRESH_COMPLETE: &str = "refresh_complete";
+    /// Answer to `history`: audit entries, newest first.
+    pub const HISTORY: &str = "history";
 
     /// The command whose request publishes events of type `kind`, when only one does (a client
     /// that missed a request's `accepted` still names it). `terminate_progress` is both
@@ -73,6 +75,7 @@ pub mod event_type {
             TERMINATE_COMPLETE => "terminate",
             DESTROY_COMPLETE => "destroy",
             RESOURCE_CHANGED | REFRESH_COMPLETE => "refresh",
+            HISTORY => "history",
             _ => return None,
         })
     }
@@ -119,6 +122,7 @@ pub enum Event {
     DestroyComplete(TerminateComplete),
     ResourceChanged(ResourceChange),
     RefreshComplete(RefreshComplete),
+    History(crate::audit::History),
 }
 
 /// `projects`: every project of the store.
@@ -168,6 +172,7 @@ impl Event {
             Event::DestroyComplete(_) => event_type::DESTROY_COMPLETE,
             Event::ResourceChanged(_) => event_type::RESOURCE_CHANGED,
             Event::RefreshComplete(_) => event_type::REFRESH_COMPLETE,
+            Event::History(_) => event_type::HISTORY,
         }
     }
 
@@ -210,7 +215,8 @@ impl Event {
             | Event::Request(_)
             | Event::DaemonInfo(_)
             | Event::Catalog(_)
-            | Event::Plan(_) => return None,
+            | Event::Plan(_)
+            | Event::History(_) => return None,
         })
     }
 

@@ -284,14 +284,17 @@ pub fn command() -> impl Strategy<Value = Command> {
                 rollback_on_failure,
             })
         ),
-        (project(), any::<bool>()).prop_map(|(project, start)| Command::Power(PowerArgs {
-            project,
-            action: if start {
-                PowerAction::Start
-            } else {
-                PowerAction::Stop
-            },
-        })),
+        (project(), any::<(bool, bool)>()).prop_map(|(project, (start, dry_run))| {
+            Command::Power(PowerArgs {
+                project,
+                action: if start {
+                    PowerAction::Start
+                } else {
+                    PowerAction::Stop
+                },
+                dry_run,
+            })
+        }),
         (
             proptest::collection::vec(
                 (text(), resource_type(), region())
@@ -318,6 +321,14 @@ pub fn command() -> impl Strategy<Value = Command> {
         ),
         opt(project()).prop_map(|project| Command::Refresh(RefreshArgs { project })),
         region().prop_map(|region| Command::Catalog(CatalogArgs { region })),
+        (opt(project()), opt(text()), any::<Option<u16>>()).prop_map(
+            |(project, command, limit)| Command::History(crate::HistoryArgs {
+                project,
+                command,
+                limit: limit.map(usize::from),
+                ..Default::default()
+            })
+        ),
     ]
 }
 
@@ -329,8 +340,9 @@ pub fn envelope() -> impl Strategy<Value = Value> {
         request_id(),
         opt("[a-z0-9-]{1,30}"),
         any::<bool>(),
+        opt(("[a-z]{1,12}", "[a-z0-9.-]{1,20}", any::<bool>())),
     )
-        .prop_map(|(cmd, id, project_id, legacy)| {
+        .prop_map(|(cmd, id, project_id, legacy, sender)| {
             let mut env = Map::new();
             let kind = match (&cmd, legacy) {
                 (Command::Scan(_), true) => "scan_all_regions",
@@ -347,6 +359,16 @@ pub fn envelope() -> impl Strategy<Value = Value> {
                 env.insert("ts".into(), json!("2026-01-02T03:04:05Z"));
                 if let Some(p) = project_id {
                     env.insert("project_id".into(), json!(p));
+                }
+                if let Some((user, host, approve)) = sender {
+                    env.insert(
+                        "client".into(),
+                        json!({"kind": "cli", "user": user, "host": host}),
+                    );
+                    if approve {
+                        let digest = crate::PlanDigest::of([user]);
+                        env.insert("approval".into(), json!({"plan_digest": digest}));
+                    }
                 }
             }
             Value::Object(env)

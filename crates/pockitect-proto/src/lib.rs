@@ -3,6 +3,7 @@
 //! codes and process exit codes. Nothing here does I/O; it depends on serde and little else so
 //! the CLI and TUI build fast and every crate agrees on one format.
 
+pub mod audit;
 mod codes;
 mod command;
 mod decode;
@@ -18,6 +19,7 @@ mod resource;
 pub mod terminate;
 pub mod validation;
 
+pub use audit::{Approval, ClientInfo, ClientKind, HistoryArgs, PlanDigest};
 pub use codes::{ErrorCode, ErrorPayload, exit};
 pub use command::{
     BlueprintRef, CatalogArgs, Command, CommandError, DeployArgs, DestroyArgs, Empty, PingArgs,

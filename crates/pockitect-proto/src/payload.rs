@@ -11,7 +11,8 @@ use crate::deploy::{DeployReport, Outputs, Plan};
 use crate::power::{PowerReport, PowerResult};
 use crate::terminate::{DeletionPlan, TerminateAction, TerminateReport};
 use crate::{
-    DaemonHeartbeat, Envelope, ErrorCode, InFlight, RequestId, ResourceRecord, ResourceType,
+    DaemonHeartbeat, Envelope, ErrorCode, InFlight, PlanDigest, RequestId, ResourceRecord,
+    ResourceType, TerminateTarget,
 };
 
 /// `accepted`: a daemon took the command and started it.
@@ -70,6 +71,9 @@ pub struct PlanReady {
     pub plan: Plan,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The digest to send with the deploy when the daemon's policy wants it approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<PlanDigest>,
 }
 
 /// `deploy_complete`.
@@ -99,6 +103,14 @@ pub struct PowerComplete {
     #[serde(default)]
     pub code: Option<ErrorCode>,
     pub report: PowerReport,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// What would be started or stopped (a dry run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<TerminateTarget>>,
+    /// The digest to send with the real request (a dry run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<PlanDigest>,
 }
 
 /// `terminate_progress`: `step` of `total` deletions are final (this one included when
@@ -137,6 +149,9 @@ pub struct TerminateComplete {
     /// What would be deleted (a dry run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<DeletionPlan>,
+    /// The digest to send with the real request (a dry run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<PlanDigest>,
     #[serde(default)]
     pub deleted: usize,
     #[serde(default)]

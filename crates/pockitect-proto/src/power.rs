@@ -53,3 +53,16 @@ impl PowerReport {
             .find(|r| r.target.kind == kind && r.target.id == id)
     }
 }
+
+/// The digest of a power request's plan: `action` on each of `targets`.
+pub fn plan_digest(action: crate::PowerAction, targets: &[TerminateTarget]) -> crate::PlanDigest {
+    let verb = match action {
+        crate::PowerAction::Start => "start",
+        crate::PowerAction::Stop => "stop",
+    };
+    crate::PlanDigest::of(
+        targets
+            .iter()
+            .map(|t| format!("{verb} {} {} {}", t.kind, t.id, t.region)),
+    )
+}

@@ -76,6 +76,17 @@ impl DeletionPlan {
     pub fn total(&self) -> usize {
         self.layers.iter().map(|l| l.items.len()).sum()
     }
+
+    /// The digest of what this plan deletes, in which order: a resource added, removed or
+    /// moved to another layer since the plan was shown changes it; states and tags do not.
+    pub fn digest(&self) -> crate::PlanDigest {
+        crate::PlanDigest::of(self.layers.iter().flat_map(|l| {
+            l.items.iter().map(move |i| {
+                let r = &i.record;
+                format!("delete {} {} {} {}", l.index, r.kind, r.id, r.region)
+            })
+        }))
+    }
 }
 
 /// Where a resource's deletion stands, as reported to the sink.

@@ -13,7 +13,11 @@ use pockitect_proto::{
     BlueprintRef, Command, DeployArgs as WireDeployArgs, Event, ProjectRef, Status, exit,
 };
 
-use crate::follow::{CliError, ensure_daemon, exit_code_of, follow, send_and_follow, unexpected};
+use super::operate::approval;
+use crate::follow::{
+    CliError, ensure_daemon, exit_code_of, follow, send_and_follow, send_approved_and_follow,
+    unexpected,
+};
 use crate::{Global, output};
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +39,9 @@ pub struct DeployArgs {
     /// Delete what this run created if any resource fails.
     #[arg(long)]
     pub rollback_on_failure: bool,
+    /// Run even where a rule of the daemon's policy denies it (recorded in the audit trail).
+    #[arg(long)]
+    pub override_policy: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,9 +96,15 @@ pub async fn plan(g: &Global, a: PlanArgs) -> Result<i32, CliError> {
         eprintln!("error: {}", t.message().unwrap_or("plan failed"));
         return Ok(exit_code_of(&t));
     }
-    let Ok(Event::Plan(PlanReady { plan, warnings })) = t.decode() else {
+    let Ok(Event::Plan(ready)) = t.decode() else {
         return Err(unexpected(&t));
     };
+    print_plan(&ready);
+    Ok(exit::SUCCESS)
+}
+
+/// The plan as a table: each resource, what the deploy does to it, the id found, and why.
+fn print_plan(PlanReady { plan, warnings, .. }: &PlanReady) {
     let rows: Vec<Vec<String>> = plan
         .resources
         .iter()
@@ -109,22 +122,45 @@ pub async fn plan(g: &Global, a: PlanArgs) -> Result<i32, CliError> {
         .collect();
     out!("Plan for '{}' in {}:", plan.project, plan.region);
     output::table(&["resource", "action", "id", "detail"], &rows);
-    for w in &warnings {
+    for w in warnings {
         eprintln!("warning: {w}");
     }
-    Ok(exit::SUCCESS)
 }
 
 pub async fn deploy(g: &Global, a: DeployArgs) -> Result<i32, CliError> {
     let (target, local) = target_ref(&a.target)?;
     let bus = &crate::connect(g).await?;
     let slug = target.project.clone().unwrap_or_default();
-    if !a.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::Usage(format!(
-                "deploying '{slug}' creates AWS resources that cost money: pass --yes to confirm when not on a terminal"
-            )));
+    if !a.yes && !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(format!(
+            "deploying '{slug}' creates AWS resources that cost money: pass --yes to confirm when not on a terminal"
+        )));
+    }
+    // Plan first, as the confirmation shows it: the deploy carries that plan's digest, so a
+    // daemon whose policy wants deploys approved runs exactly what was shown.
+    let planned = send_approved_and_follow(
+        g,
+        bus,
+        &Command::Plan(target.clone()),
+        approval(None, a.override_policy),
+        |_| {},
+    )
+    .await?;
+    if planned.status != Some(Status::Success) {
+        if g.json {
+            output::json_line(&planned);
+        } else {
+            eprintln!("error: {}", planned.message().unwrap_or("plan failed"));
         }
+        return Ok(exit_code_of(&planned));
+    }
+    let Ok(Event::Plan(ready)) = planned.decode() else {
+        return Err(unexpected(&planned));
+    };
+    if !g.json {
+        print_plan(&ready);
+    }
+    if !a.yes {
         let ok = dialoguer::Confirm::new()
             .with_prompt(format!(
                 "Deploy '{slug}'? This creates AWS resources that cost money"
@@ -148,7 +184,9 @@ pub async fn deploy(g: &Global, a: DeployArgs) -> Result<i32, CliError> {
         rollback_on_failure: a.rollback_on_failure,
     });
     ensure_daemon(g, bus).await?;
-    let sent = bus.send(&cmd).await?;
+    let sent = bus
+        .send_approved(&cmd, approval(ready.plan_digest, a.override_policy))
+        .await?;
     if a.detach {
         if g.json {
             out!("{}", serde_json::json!({"request_id": sent.request_id}));

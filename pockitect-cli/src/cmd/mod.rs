@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod completions;
 pub mod deploy;
 pub mod doctor;
+pub mod history;
 pub mod new;
 pub mod operate;
 pub mod projects;

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use pockitect_bus::Bus;
 use pockitect_proto::terminate::DeletionPlan;
 use pockitect_proto::{
-    Command, DestroyArgs as WireDestroy, Envelope, Event, PowerAction, PowerArgs as WirePower,
-    ResourceType, TerminateArgs as WireTerminate, TerminateTarget, exit,
+    Approval, Command, DestroyArgs as WireDestroy, Envelope, Event, PlanDigest, PowerAction,
+    PowerArgs as WirePower, ResourceType, TerminateArgs as WireTerminate, TerminateTarget, exit,
 };
 
-use crate::follow::{CliError, exit_code_of, send_and_follow, unexpected};
+use crate::follow::{
+    CliError, exit_code_of, send_and_follow, send_approved_and_follow, unexpected,
+};
 use crate::{Global, output};
 
 #[derive(Debug, clap::Args)]
@@ -18,6 +20,12 @@ pub struct PowerArgs {
     #[arg(value_enum)]
     pub action: PowerVerb,
     pub project: String,
+    /// Show what would be started or stopped and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run even where a rule of the daemon's policy denies it (recorded in the audit trail).
+    #[arg(long)]
+    pub override_policy: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -47,8 +55,12 @@ pub struct TerminateArgs {
     /// Keep a final snapshot of RDS instances.
     #[arg(long)]
     pub final_snapshot: bool,
+    /// Do not ask: plan, then delete exactly that plan.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Run even where a rule of the daemon's policy denies it (recorded in the audit trail).
+    #[arg(long)]
+    pub override_policy: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,8 +72,21 @@ pub struct DestroyArgs {
     pub dry_run: bool,
     #[arg(long)]
     pub final_snapshot: bool,
+    /// Do not ask: plan, then delete exactly that plan.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Run even where a rule of the daemon's policy denies it (recorded in the audit trail).
+    #[arg(long)]
+    pub override_policy: bool,
+}
+
+/// The approval sent with a command: the digest of the plan just shown, and the override.
+pub(crate) fn approval(plan_digest: Option<PlanDigest>, override_policy: bool) -> Option<Approval> {
+    let a = Approval {
+        plan_digest,
+        override_policy,
+    };
+    (!a.is_empty()).then_some(a)
 }
 
 fn print_event(g: &Global, e: &Envelope) {
@@ -84,22 +109,53 @@ fn finish(g: &Global, t: &Envelope) -> i32 {
     exit_code_of(t)
 }
 
+/// Plans first (what would be started or stopped), then powers exactly that plan: stopping is
+/// undone by a start, so nothing is asked.
 pub async fn power(g: &Global, bus: &Bus, a: PowerArgs) -> Result<i32, CliError> {
     let action = match a.action {
         PowerVerb::Start => PowerAction::Start,
         PowerVerb::Stop => PowerAction::Stop,
     };
-    let t = send_and_follow(
+    let mk = |dry_run| {
+        Command::Power(WirePower {
+            project: a.project.clone(),
+            action,
+            dry_run,
+        })
+    };
+    let plan =
+        send_approved_and_follow(g, bus, &mk(true), approval(None, a.override_policy), |_| {})
+            .await?;
+    if exit_code_of(&plan) != exit::SUCCESS || a.dry_run {
+        if g.json {
+            output::json_line(&plan);
+        } else if let Ok(Event::PowerComplete(p)) = plan.decode() {
+            for t in p.plan.iter().flatten() {
+                eprintln!("would {} {} {} in {}", verb(action), t.kind, t.id, t.region);
+            }
+        }
+        return Ok(finish(g, &plan));
+    }
+    let digest = match plan.decode() {
+        Ok(Event::PowerComplete(p)) => p.plan_digest,
+        _ => return Err(unexpected(&plan)),
+    };
+    let t = send_approved_and_follow(
         g,
         bus,
-        &Command::Power(WirePower {
-            project: a.project,
-            action,
-        }),
+        &mk(false),
+        approval(digest, a.override_policy),
         |e| print_event(g, e),
     )
     .await?;
     Ok(finish(g, &t))
+}
+
+fn verb(action: PowerAction) -> &'static str {
+    match action {
+        PowerAction::Start => "start",
+        PowerAction::Stop => "stop",
+    }
 }
 
 fn read_targets(a: &TerminateArgs) -> Result<Vec<TerminateTarget>, CliError> {
@@ -163,17 +219,32 @@ fn print_plan(plan: &DeletionPlan) {
     }
 }
 
-/// Dry run first, then the typed confirmation, then the real request.
+/// How a deletion is confirmed.
+struct Confirmation<'a> {
+    /// What the user types to go on.
+    word: &'a str,
+    yes: bool,
+    dry_only: bool,
+    override_policy: bool,
+}
+
+/// Dry run first, then the typed confirmation, then the real request carrying the digest of
+/// the plan shown: the daemon deletes exactly that plan, or nothing if the estate changed.
 async fn confirm_then_run(
     g: &Global,
     bus: &Bus,
     dry: Command,
     real: Command,
-    word: &str,
-    yes: bool,
-    dry_only: bool,
+    c: Confirmation<'_>,
 ) -> Result<i32, CliError> {
-    let plan = send_and_follow(g, bus, &dry, |_| {}).await?;
+    let Confirmation {
+        word,
+        yes,
+        dry_only,
+        override_policy,
+    } = c;
+    let plan =
+        send_approved_and_follow(g, bus, &dry, approval(None, override_policy), |_| {}).await?;
     if exit_code_of(&plan) != exit::SUCCESS {
         return Ok(finish(g, &plan));
     }
@@ -181,8 +252,10 @@ async fn confirm_then_run(
         output::json_line(&plan);
         return Ok(exit::SUCCESS);
     }
-    let deletions = match plan.decode() {
-        Ok(Event::TerminateComplete(t) | Event::DestroyComplete(t)) => t.plan.unwrap_or_default(),
+    let (deletions, digest) = match plan.decode() {
+        Ok(Event::TerminateComplete(t) | Event::DestroyComplete(t)) => {
+            (t.plan.unwrap_or_default(), t.plan_digest)
+        }
         _ => return Err(unexpected(&plan)),
     };
     if !g.json {
@@ -212,7 +285,10 @@ async fn confirm_then_run(
             return Ok(exit::CANCELLED);
         }
     }
-    let t = send_and_follow(g, bus, &real, |e| print_event(g, e)).await?;
+    let t = send_approved_and_follow(g, bus, &real, approval(digest, override_policy), |e| {
+        print_event(g, e)
+    })
+    .await?;
     Ok(finish(g, &t))
 }
 
@@ -227,7 +303,13 @@ pub async fn terminate(g: &Global, bus: &Bus, a: TerminateArgs) -> Result<i32, C
         })
     };
     let word = targets.len().to_string();
-    confirm_then_run(g, bus, mk(true), mk(false), &word, a.yes, a.dry_run).await
+    let c = Confirmation {
+        word: &word,
+        yes: a.yes,
+        dry_only: a.dry_run,
+        override_policy: a.override_policy,
+    };
+    confirm_then_run(g, bus, mk(true), mk(false), c).await
 }
 
 pub async fn destroy(g: &Global, bus: &Bus, a: DestroyArgs) -> Result<i32, CliError> {
@@ -239,7 +321,13 @@ pub async fn destroy(g: &Global, bus: &Bus, a: DestroyArgs) -> Result<i32, CliEr
             final_snapshot: a.final_snapshot,
         })
     };
-    confirm_then_run(g, bus, mk(true), mk(false), &a.project, a.yes, a.dry_run).await
+    let c = Confirmation {
+        word: &a.project,
+        yes: a.yes,
+        dry_only: a.dry_run,
+        override_policy: a.override_policy,
+    };
+    confirm_then_run(g, bus, mk(true), mk(false), c).await
 }
 
 #[derive(Debug, clap::Args)]

@@ -103,6 +103,7 @@ impl Model {
                 Command::Power(PowerArgs {
                     project: slug.clone(),
                     action,
+                    dry_run: false,
                 }),
                 format!(
                     "power {} of {slug}",

@@ -328,7 +328,8 @@ fn power_start_and_stop() {
         sent[0].1,
         Command::Power(PowerArgs {
             project: "api".into(),
-            action: PowerAction::Stop
+            action: PowerAction::Stop,
+            dry_run: false,
         })
     );
     m.update(key('s'));
@@ -337,7 +338,8 @@ fn power_start_and_stop() {
         sent[0].1,
         Command::Power(PowerArgs {
             project: "api".into(),
-            action: PowerAction::Start
+            action: PowerAction::Start,
+            dry_run: false,
         })
     );
 }

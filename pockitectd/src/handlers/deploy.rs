@@ -11,8 +11,12 @@ use pockitect_proto::payload::{DeployComplete, PlanReady};
 use pockitect_proto::{BlueprintRef, DeployArgs, ErrorCode, Event, Status};
 use tokio_util::sync::CancellationToken;
 
+use pockitect_proto::audit::TouchAction;
+use pockitect_proto::deploy::StepState;
+
 use crate::Daemon;
 use crate::events::{Events, HandlerError, Outcome};
+use crate::policy::{self, Act, Ask};
 
 /// The blueprint sent inline (saved into the store so write-back has a home) or named by slug.
 fn load(
@@ -86,19 +90,33 @@ pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, Hand
     let plan = deploy::plan(&daemon.aws, &checked)
         .await
         .map_err(engine_error)?;
+    let plan_digest = Some(plan.digest());
     Ok(Outcome::success(Event::Plan(PlanReady {
         plan,
         warnings: warnings(&checked),
+        plan_digest,
     })))
 }
 
 struct Sink<'a> {
     events: &'a Events,
     daemon: &'a Daemon,
+    /// The project's region (where everything but IAM is).
+    region: String,
 }
 
 impl DeploySink for Sink<'_> {
     async fn progress(&self, e: &DeployEvent) {
+        let action = match (e.state, e.action) {
+            (StepState::Done, Some(Action::Create)) => Some(TouchAction::Created),
+            (StepState::Done, Some(Action::Update)) => Some(TouchAction::Changed),
+            (StepState::RolledBack, _) => Some(TouchAction::Deleted),
+            _ => None,
+        };
+        if let (Some(action), Some(id)) = (action, &e.id) {
+            let t = e.resource.audited(id, &self.region, action);
+            self.events.touched(vec![t]).await;
+        }
         self.events
             .emit(Event::DeployProgress(e.clone()), Status::InProgress)
             .await;
@@ -195,13 +213,35 @@ pub async fn deploy(
     let checked = check(daemon, load(daemon, &args.target, true)?).await?;
     let warnings = warnings(&checked);
     let slug = checked.blueprint().slug().into_owned();
+    let region = checked.blueprint().region().to_owned();
+    let tags = vec![&checked.blueprint().project.tags];
+    // Planning costs AWS reads: only when the policy wants the plan approved.
+    let plan = if policy::needs_approval(&daemon.settings.policy, Act::Deploy, &tags) {
+        let plan = deploy::plan(&daemon.aws, &checked)
+            .await
+            .map_err(engine_error)?;
+        Some(plan.digest())
+    } else {
+        None
+    };
+    let ask = Ask {
+        act: Act::Deploy,
+        tags,
+        dry_run: false,
+        plan,
+    };
+    policy::authorize(daemon, events, ask).await?;
     let mut opts = DeployOptions::new(&daemon.settings.key_dir);
     opts.rollback_on_failure = args.rollback_on_failure;
     opts.cancel = cancel.clone();
     if checked.blueprint().has_db() {
         opts.db_password = Some(db_password(daemon, &checked).await?);
     }
-    let sink = Sink { events, daemon };
+    let sink = Sink {
+        events,
+        daemon,
+        region,
+    };
     let report = deploy::deploy(&daemon.aws, checked, opts, &sink)
         .await
         .map_err(engine_error)?;

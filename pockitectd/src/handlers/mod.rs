@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Daemon;
 use crate::events::{Events, HandlerError, Outcome};
+use crate::policy::{self, Act, Ask};
 
 /// Longest `ping` delay accepted, so a typo cannot park a worker for a day.
 const MAX_PING_DELAY_MS: u64 = 10 * 60 * 1000;
@@ -25,7 +26,10 @@ pub async fn handle(
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
     match cmd {
-        Command::Scan(args) => scan::scan(args, daemon, events, cancel).await,
+        Command::Scan(args) => {
+            policy::authorize(daemon, events, Ask::unplanned(Act::Scan)).await?;
+            scan::scan(args, daemon, events, cancel).await
+        }
         Command::QueryResources(filter) => {
             let records = daemon.estate.query(&filter);
             Ok(Outcome::success(Event::Resources(Resources {
@@ -83,7 +87,19 @@ pub async fn handle(
         Command::Power(args) => operate::power(args, daemon, events, cancel).await,
         Command::Terminate(args) => operate::terminate(args, daemon, events, cancel).await,
         Command::Destroy(args) => operate::destroy(args, daemon, events, cancel).await,
-        Command::Refresh(args) => refresh::refresh(args, daemon, events, cancel).await,
+        Command::Refresh(args) => {
+            policy::authorize(daemon, events, Ask::unplanned(Act::Refresh)).await?;
+            refresh::refresh(args, daemon, events, cancel).await
+        }
+        Command::History(args) => {
+            let history = daemon.bus.history(&args).await.map_err(|e| {
+                HandlerError::new(
+                    ErrorCode::Internal,
+                    format!("read the audit trail from Redis: {e}"),
+                )
+            })?;
+            Ok(Outcome::success(Event::History(history)))
+        }
         Command::Catalog(args) if !pockitect_blueprint::is_region_code(&args.region) => {
             Err(HandlerError::new(
                 ErrorCode::InvalidArguments,

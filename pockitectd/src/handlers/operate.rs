@@ -12,10 +12,15 @@ use pockitect_proto::{
     DestroyArgs, ErrorCode, PowerArgs, ResourceRecord, ResourceType, Status, TerminateArgs,
     TerminateTarget,
 };
+use std::collections::BTreeMap;
+
+use pockitect_proto::PowerAction;
+use pockitect_proto::audit::{TouchAction, Touched};
 use tokio_util::sync::CancellationToken;
 
 use crate::Daemon;
 use crate::events::{Events, HandlerError, Outcome};
+use crate::policy::{self, Act, Ask};
 
 fn load(daemon: &Daemon, slug: &str) -> Result<Blueprint, HandlerError> {
     daemon.projects.load(slug).map_err(|e| {
@@ -46,10 +51,27 @@ pub(super) fn recorded_targets(bp: &Blueprint) -> (Vec<TerminateTarget>, Vec<Ter
 /// Owns its handle (no borrowed lifetimes) so the engine's futures stay `Send` for any lifetime.
 struct Reporter {
     events: Events,
+    /// What a power request does to each resource it reports done.
+    powering: TouchAction,
+}
+
+impl Reporter {
+    fn new(events: &Events, powering: TouchAction) -> Self {
+        Self {
+            events: events.clone(),
+            powering,
+        }
+    }
 }
 
 impl PowerSink for Reporter {
     async fn progress(&self, done: usize, total: usize, r: &PowerResult) {
+        if r.outcome == PowerOutcome::Done {
+            let t = &r.target;
+            self.events
+                .touched(vec![Touched::new(t.kind, &t.id, &t.region, self.powering)])
+                .await;
+        }
         self.events
             .emit(
                 Event::PowerProgress(PowerProgress {
@@ -73,6 +95,17 @@ impl TerminateSink for Reporter {
         action: TerminateAction,
         message: &str,
     ) {
+        if action == TerminateAction::Deleted {
+            let r = record;
+            self.events
+                .touched(vec![Touched::new(
+                    r.kind,
+                    &r.id,
+                    &r.region,
+                    TouchAction::Deleted,
+                )])
+                .await;
+        }
         self.events
             .emit(
                 Event::TerminateProgress(TerminateProgress {
@@ -131,14 +164,38 @@ pub async fn power(
             ),
         ));
     }
+    let (act, powering, verb) = match args.action {
+        PowerAction::Start => (Act::PowerStart, TouchAction::Started, "start"),
+        PowerAction::Stop => (Act::PowerStop, TouchAction::Stopped, "stop"),
+    };
+    let digest = pockitect_proto::power::plan_digest(args.action, &targets);
+    let ask = Ask {
+        act,
+        tags: vec![&bp.project.tags],
+        dry_run: args.dry_run,
+        plan: Some(digest.clone()),
+    };
+    policy::authorize(daemon, events, ask).await?;
+    if args.dry_run {
+        return Ok(Outcome::success(Event::PowerComplete(PowerComplete {
+            message: format!(
+                "would {verb} {} resources of '{}'",
+                targets.len(),
+                args.project
+            ),
+            code: None,
+            report: Default::default(),
+            dry_run: true,
+            plan: Some(targets),
+            plan_digest: Some(digest),
+        })));
+    }
     let report = power::power(
         &daemon.aws,
         &args.project,
         targets,
         args.action,
-        Reporter {
-            events: events.clone(),
-        },
+        Reporter::new(events, powering),
         cancel.clone(),
     )
     .await;
@@ -175,8 +232,8 @@ pub async fn power(
             report.results.len(),
             args.project,
             match args.action {
-                pockitect_proto::PowerAction::Start => "running",
-                pockitect_proto::PowerAction::Stop => "stopped",
+                PowerAction::Start => "running",
+                PowerAction::Stop => "stopped",
             }
         )
     };
@@ -190,28 +247,58 @@ pub async fn power(
             message,
             code,
             report,
+            dry_run: false,
+            plan: None,
+            plan_digest: None,
         }),
         status,
     ))
+}
+
+/// A deletion to plan, authorize and run: terminate's or destroy's.
+struct Deletion<'a> {
+    act: Act,
+    targets: Vec<TerminateTarget>,
+    opts: TerminateOptions,
+    dry_run: bool,
+    /// The project's own tags (destroy), which policy rules match besides each resource's.
+    project_tags: Option<&'a BTreeMap<String, String>>,
 }
 
 async fn run_terminate(
     daemon: &Daemon,
     events: &Events,
     cancel: &CancellationToken,
-    targets: Vec<TerminateTarget>,
-    opts: TerminateOptions,
-    dry_run: bool,
+    d: Deletion<'_>,
 ) -> Result<(Status, TerminateComplete), HandlerError> {
-    let plan = terminate::plan(&daemon.aws, targets, opts).await?;
-    if dry_run {
+    let plan = terminate::plan(&daemon.aws, d.targets, d.opts).await?;
+    let view = plan.view();
+    let digest = view.digest();
+    let tags = d
+        .project_tags
+        .into_iter()
+        .chain(
+            view.layers
+                .iter()
+                .flat_map(|l| l.items.iter().map(|i| &i.record.tags)),
+        )
+        .collect();
+    let ask = Ask {
+        act: d.act,
+        tags,
+        dry_run: d.dry_run,
+        plan: Some(digest.clone()),
+    };
+    policy::authorize(daemon, events, ask).await?;
+    if d.dry_run {
         return Ok((
             Status::Success,
             TerminateComplete {
                 message: format!("would delete {} resources", plan.total()),
                 code: None,
                 dry_run: true,
-                plan: Some(plan.view()),
+                plan: Some(view),
+                plan_digest: Some(digest),
                 deleted: 0,
                 skipped: 0,
                 failed: 0,
@@ -221,9 +308,7 @@ async fn run_terminate(
     }
     // Runs on the handler's task: cancelling the token (a `cancel`, a lost lease, a shutdown)
     // stops it at its next safe point.
-    let sink = Reporter {
-        events: events.clone(),
-    };
+    let sink = Reporter::new(events, TouchAction::Deleted);
     let report = terminate::execute(&daemon.aws, plan, sink, cancel.clone()).await;
     let status = if report.cancelled > 0 {
         Status::Cancelled
@@ -246,6 +331,7 @@ async fn run_terminate(
             code,
             dry_run: false,
             plan: None,
+            plan_digest: None,
             deleted: report.deleted,
             skipped: report.skipped,
             failed: report.failed,
@@ -271,8 +357,14 @@ pub async fn terminate(
         final_snapshot: args.final_snapshot,
         ..TerminateOptions::default()
     };
-    let (status, data) =
-        run_terminate(daemon, events, cancel, args.targets, opts, args.dry_run).await?;
+    let deletion = Deletion {
+        act: Act::Terminate,
+        targets: args.targets,
+        opts,
+        dry_run: args.dry_run,
+        project_tags: None,
+    };
+    let (status, data) = run_terminate(daemon, events, cancel, deletion).await?;
     Ok(Outcome::new(Event::TerminateComplete(data), status))
 }
 
@@ -299,8 +391,14 @@ pub async fn destroy(
         final_snapshot: args.final_snapshot,
         ..TerminateOptions::default()
     };
-    let (status, mut data) =
-        run_terminate(daemon, events, cancel, targets, opts, args.dry_run).await?;
+    let deletion = Deletion {
+        act: Act::Destroy,
+        targets,
+        opts,
+        dry_run: args.dry_run,
+        project_tags: Some(&bp.project.tags),
+    };
+    let (status, mut data) = run_terminate(daemon, events, cancel, deletion).await?;
     if !args.dry_run && status == Status::Success {
         let mut fresh = bp.clone();
         fresh.clear_recorded();

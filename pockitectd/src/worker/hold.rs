@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pockitect_bus::{Claim, Delivery, Lock, Renewal};
+use pockitect_proto::audit::AuditEntry;
 use pockitect_proto::{Envelope, InFlight, RequestId};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -179,11 +180,16 @@ impl Hold {
     /// Ends the request with its terminal event `env`: frees the project, then publishes the
     /// event, records the request as done, drops the lease and acknowledges the command in one
     /// step (retried while Redis is away). Publishes nothing when the lease turned out lost.
-    pub(super) async fn finish(mut self, env: &Envelope, is_query: bool) {
+    pub(super) async fn finish(
+        mut self,
+        env: &Envelope,
+        is_query: bool,
+        audit: Option<&AuditEntry>,
+    ) -> bool {
         self.stop_keeper().await;
         if self.state == State::Lost {
             tracing::warn!(request_id = %self.request_id, "lease lost before the end was published: this copy ends without a terminal event");
-            return;
+            return false;
         }
         // The project is free before the terminal event is out: a client that sends its next
         // command on this project as soon as it sees the end (a dry run, then the real thing)
@@ -192,9 +198,13 @@ impl Hold {
             let _ = self.daemon.bus.unlock_project(p, &self.request_id).await;
         }
         let mut delay = Duration::from_millis(200);
+        let mut published = false;
         for attempt in 0..10 {
-            match self.publish_end(env, is_query).await {
-                Ok(_) => break,
+            match self.publish_end(env, is_query, audit).await {
+                Ok(p) => {
+                    published = p;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(request_id = %self.request_id, attempt, error = %e, "could not publish the terminal event; retrying");
                     tokio::time::sleep(delay).await;
@@ -207,6 +217,7 @@ impl Hold {
             self.in_flight = false;
             self.daemon.end(&self.request_id, true);
         }
+        published
     }
 
     /// Publishes the terminal event. A query's answer goes only to the client that asked (a
@@ -215,13 +226,15 @@ impl Hold {
         &self,
         env: &Envelope,
         is_query: bool,
+        audit: Option<&AuditEntry>,
     ) -> Result<bool, pockitect_bus::BusError> {
         let bus = &self.daemon.bus;
         let delivery = Some(self.delivery_id.as_str());
         if is_query {
             bus.finish_query(env, &self.consumer, delivery).await
         } else {
-            bus.finish(env, &self.consumer, delivery).await
+            bus.finish_audited(env, &self.consumer, delivery, audit)
+                .await
         }
     }
 

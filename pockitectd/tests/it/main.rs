@@ -1,5 +1,6 @@
 //! The daemon driven in-process through `run`, against a real redis-server and moto_server.
 
+mod audit;
 mod refresh;
 mod requests;
 mod restart;
@@ -59,6 +60,7 @@ impl Harness {
         s.heartbeat = Duration::from_millis(300);
         s.grace = Duration::from_secs(2);
         s.log_dir = None;
+        s.audit_dir = Some(dir.path().join("audit"));
         s.daemon_id = unique("d");
         tweak(&mut s, &moto);
         let token = CancellationToken::new();
@@ -157,4 +159,27 @@ pub async fn wait_in_flight(bus: &Bus, id: &RequestId, running: bool) {
         }
     })
     .await;
+}
+
+/// Sends `dry` (the dry run of a destructive command), then `real` carrying the digest of the
+/// plan the dry run answered, as a client that shows the plan and sends what was confirmed.
+pub async fn send_approved(
+    bus: &Bus,
+    dry: &pockitect_proto::Command,
+    real: &pockitect_proto::Command,
+) -> pockitect_bus::Sent {
+    let plan = bus.send(dry).await.unwrap();
+    let t = terminal_of(bus, &plan.request_id, Duration::from_secs(60)).await;
+    assert_eq!(
+        t.status,
+        Some(pockitect_proto::Status::Success),
+        "the dry run failed: {t:?}"
+    );
+    let digest = pockitect_proto::PlanDigest::parse(t.data["plan_digest"].as_str().unwrap())
+        .expect("a dry run answers its plan's digest");
+    let approval = pockitect_proto::Approval {
+        plan_digest: Some(digest),
+        override_policy: false,
+    };
+    bus.send_approved(real, Some(approval)).await.unwrap()
 }

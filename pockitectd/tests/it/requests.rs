@@ -295,7 +295,7 @@ async fn a_terminate_whose_lease_is_stolen_deletes_nothing_more_and_ends_once() 
     let proxy = proxy.expect("the proxy was started");
     let prefix = unique("steal");
     let names = key_pairs(&h, &prefix, 64);
-    let targets = names
+    let targets: Vec<TerminateTarget> = names
         .iter()
         .map(|n| TerminateTarget {
             id: n.clone(),
@@ -303,16 +303,17 @@ async fn a_terminate_whose_lease_is_stolen_deletes_nothing_more_and_ends_once() 
             region: "us-east-1".into(),
         })
         .collect();
-    let sent = h
-        .bus
-        .send(&Command::Terminate(TerminateArgs {
-            targets,
+    let terminate = |dry_run| {
+        Command::Terminate(TerminateArgs {
+            targets: targets.clone(),
             force: true,
-            dry_run: false,
+            dry_run,
             final_snapshot: false,
-        }))
-        .await
-        .unwrap();
+        })
+    };
+    // The stolen copy resumes without asking for the approval again: what is left of the plan
+    // is not what was approved, and the request was approved once.
+    let sent = crate::send_approved(&h.bus, &terminate(true), &terminate(false)).await;
     let r = sent.request_id;
 
     // Once a second round of deletions has started (the first 8 are gone), another consumer

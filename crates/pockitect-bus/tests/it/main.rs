@@ -16,15 +16,7 @@ async fn bus(redis: &RedisServer) -> Bus {
 
 fn ping(id: &RequestId) -> Envelope {
     let c = Command::Ping(PingArgs::default());
-    Envelope {
-        v: 1,
-        kind: c.kind().into(),
-        request_id: Some(id.clone()),
-        project_id: None,
-        data: c.data(),
-        status: None,
-        ts: chrono::Utc::now(),
-    }
+    Envelope::command(&c, id.clone(), None, None)
 }
 
 /// A ping under `id`, enqueued and taken by consumer `c1`.
@@ -272,7 +264,7 @@ async fn a_refusal_is_published_only_under_an_unused_request_id() {
     bus.claim(&running, "c1", Duration::from_secs(5))
         .await
         .unwrap();
-    assert!(!bus.refuse(&refusal(&running), None).await.unwrap());
+    assert!(!bus.refuse(&refusal(&running), None, None).await.unwrap());
     assert!(bus.done_event(&running).await.unwrap().is_none());
     // Done: its end stays the one it had.
     let pong = Envelope::event(
@@ -283,14 +275,14 @@ async fn a_refusal_is_published_only_under_an_unused_request_id() {
         serde_json::json!({}),
     );
     assert!(bus.finish(&pong, "c1", None).await.unwrap());
-    assert!(!bus.refuse(&refusal(&running), None).await.unwrap());
+    assert!(!bus.refuse(&refusal(&running), None, None).await.unwrap());
     assert_eq!(
         bus.done_event(&running).await.unwrap().map(|e| e.kind),
         Some("pong".to_owned())
     );
     // Unused: answered, and that answer is its end.
     let fresh = RequestId::new();
-    assert!(bus.refuse(&refusal(&fresh), None).await.unwrap());
+    assert!(bus.refuse(&refusal(&fresh), None, None).await.unwrap());
     assert_eq!(
         bus.done_event(&fresh).await.unwrap().map(|e| e.kind),
         Some("error".to_owned())

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
+use pockitect_proto::audit::{AuditEntry, Authorization, History, TouchAction, Touched};
 use pockitect_proto::deploy::{
     Action, Created, DeployEvent, DeployReport, DnsRecord, Outcome as DeployOutcome, Outputs, Plan,
     PlannedResource, Resource, ResourceResult, StepError, StepState,
@@ -328,6 +329,7 @@ fn events() -> Vec<(Event, Status)> {
                     },
                 },
                 warnings: vec!["network.rules[0].cidr: SSH open to the internet".into()],
+                plan_digest: Some(PlanDigest::of(["create vpc - blog us-east-1".to_owned()])),
             }),
             Success,
         ),
@@ -399,6 +401,9 @@ fn events() -> Vec<(Event, Status)> {
                         message: "already stopped".into(),
                     }],
                 },
+                dry_run: false,
+                plan: None,
+                plan_digest: None,
             }),
             Success,
         ),
@@ -434,6 +439,9 @@ fn events() -> Vec<(Event, Status)> {
                     skipped: vec![skipped()],
                     projects: BTreeSet::from(["blog".to_owned()]),
                 }),
+                plan_digest: Some(PlanDigest::of([
+                    "delete 0 ec2_instance i-0abc us-east-1".to_owned()
+                ])),
                 deleted: 0,
                 skipped: 0,
                 failed: 0,
@@ -447,6 +455,7 @@ fn events() -> Vec<(Event, Status)> {
                 code: None,
                 dry_run: false,
                 plan: None,
+                plan_digest: None,
                 deleted: 1,
                 skipped: 1,
                 failed: 0,
@@ -492,6 +501,46 @@ fn events() -> Vec<(Event, Status)> {
             }),
             Success,
         ),
+        (
+            Event::History(History {
+                entries: vec![AuditEntry {
+                    request_id: rid(),
+                    command: "destroy".into(),
+                    args: json!({"project": "blog"}),
+                    project: Some("blog".into()),
+                    client: ClientInfo::new(
+                        ClientKind::Cli,
+                        Some("ann".into()),
+                        Some("laptop".into()),
+                    ),
+                    daemon: "pockitectd-a1".into(),
+                    account: Some("123456789012".into()),
+                    principal: Some("arn:aws:iam::123456789012:user/ann".into()),
+                    started_at: at(),
+                    ended_at: at(),
+                    status: Success,
+                    code: None,
+                    message: "deleted 1, skipped 0, failed 0".into(),
+                    refused: false,
+                    authorization: Authorization {
+                        plan_digest: Some(PlanDigest::of([
+                            "delete 0 ec2_instance i-0abc us-east-1".to_owned(),
+                        ])),
+                        override_policy: false,
+                        rule: Some("policy.destroy".into()),
+                    },
+                    resources: vec![Touched {
+                        kind: "ec2_instance".into(),
+                        id: "i-0abc".into(),
+                        region: "us-east-1".into(),
+                        account: Some("123456789012".into()),
+                        action: TouchAction::Deleted,
+                    }],
+                }],
+                truncated: false,
+            }),
+            Success,
+        ),
     ]
 }
 
@@ -527,9 +576,10 @@ fn variant(e: &Event) -> usize {
         Event::DestroyComplete(_) => 25,
         Event::ResourceChanged(_) => 26,
         Event::RefreshComplete(_) => 27,
+        Event::History(_) => 28,
     }
 }
-const EVENT_VARIANTS: usize = 28;
+const EVENT_VARIANTS: usize = 29;
 
 fn envelope(e: Event, status: Status) -> Envelope {
     let mut env = Envelope::of(e, Some(rid()), Some("blog".into()), status);
@@ -634,6 +684,7 @@ fn commands() -> Vec<Command> {
         Command::Power(PowerArgs {
             project: "blog".into(),
             action: PowerAction::Stop,
+            dry_run: false,
         }),
         Command::Terminate(TerminateArgs {
             targets: vec![target(ResourceType::Ec2Instance, "i-0abc")],
@@ -652,6 +703,13 @@ fn commands() -> Vec<Command> {
         }),
         Command::Catalog(CatalogArgs {
             region: "us-east-1".into(),
+        }),
+        Command::History(HistoryArgs {
+            project: Some("blog".into()),
+            since: Some(at()),
+            command: Some("destroy".into()),
+            action: Some(TouchAction::Deleted),
+            limit: Some(20),
         }),
     ]
 }
@@ -673,9 +731,10 @@ fn command_variant(c: &Command) -> usize {
         Command::Destroy(_) => 12,
         Command::Refresh(_) => 13,
         Command::Catalog(_) => 14,
+        Command::History(_) => 15,
     }
 }
-const COMMAND_VARIANTS: usize = 15;
+const COMMAND_VARIANTS: usize = 16;
 
 #[test]
 fn every_command_is_pinned_and_parses_to_itself() {
@@ -689,4 +748,40 @@ fn every_command_is_pinned_and_parses_to_itself() {
         assert_eq!(Command::is_query_kind(kind), c.is_query(), "{kind}");
         insta::assert_json_snapshot!(format!("command_{kind}"), wire);
     }
+}
+
+#[test]
+fn a_command_names_its_sender_and_carries_its_approval() {
+    let c = Command::Destroy(DestroyArgs {
+        project: "blog".into(),
+        ..Default::default()
+    });
+    let client = ClientInfo::new(ClientKind::Cli, Some("ann".into()), Some("laptop".into()));
+    let approval = Approval {
+        plan_digest: Some(PlanDigest::of([
+            "delete 0 ec2_instance i-0abc us-east-1".to_owned()
+        ])),
+        override_policy: true,
+    };
+    let mut env = Envelope::command(&c, rid(), Some(client.clone()), Some(approval.clone()));
+    env.ts = at();
+    insta::assert_json_snapshot!("command_envelope_with_approval", env);
+    let req = decode(env.to_json().as_bytes()).unwrap();
+    assert_eq!(req.client, Some(client));
+    assert_eq!(req.approval, approval);
+    // An empty approval is not sent at all; a client-less envelope is the earlier client's.
+    let plain = Envelope::command(&c, rid(), None, Some(Approval::default()));
+    assert!(!plain.to_json().contains("approval"), "{}", plain.to_json());
+    let req = decode(plain.to_json().as_bytes()).unwrap();
+    assert_eq!(req.client, None);
+    // A digest that is not one is refused, naming where it is.
+    let bad = json!({"type": "destroy", "request_id": rid(), "data": {"project": "blog"},
+        "approval": {"plan_digest": "sha256:nope"}});
+    let refusal = decode(bad.to_string().as_bytes()).unwrap_err();
+    assert_eq!(refusal.field.as_deref(), Some("approval.plan_digest"));
+    assert!(
+        refusal.message.contains("not a plan digest"),
+        "{}",
+        refusal.message
+    );
 }
