@@ -397,8 +397,14 @@ async fn execute(bus: &Bus, effect: Effect, ui: &Sender<BusMsg>, asked: &Asked) 
         Effect::Send {
             request_id,
             command,
+            approval,
         } => {
-            let env = Envelope::command(&command, request_id.clone(), bus.client().cloned(), None);
+            let env = Envelope::command(
+                &command,
+                request_id.clone(),
+                bus.client().cloned(),
+                approval,
+            );
             tracing::info!(request_id = %request_id, kind = command.kind(), "sending command");
             if command.is_query() {
                 lock(asked).insert(request_id.clone());

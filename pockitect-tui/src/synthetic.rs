@@ -157,6 +157,7 @@ pub fn run_load(records_n: usize, events_n: usize, w: u16, h: u16) -> LoadReport
             Effect::Send {
                 request_id,
                 command,
+                ..
             } if command.kind() == "query_resources" => Some(request_id),
             _ => None,
         })

@@ -4,7 +4,7 @@
 use pockitect_proto::Status;
 use ratatui::crossterm::event::KeyCode;
 
-use super::{Action, Confirm, Details, Effect, Level, Model, Overlay};
+use super::{Action, Confirm, Details, Effect, Level, Model, Overlay, Plan};
 use crate::keys::{self, Binding, Key, Nav, binding};
 
 /// What the Activity tab's keys do (on the request under the cursor).
@@ -87,6 +87,7 @@ impl Model {
                             format!("Request {id}"),
                             "It stops at its next safe point; what is done stays done.".to_owned(),
                         ],
+                        plan: Plan::none(),
                         action: Action::Cancel(id),
                     }));
                 }

@@ -26,7 +26,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use pockitect_proto::{
-    Command, DaemonHeartbeat, Empty, Envelope, RequestId, ResourceFilter, Status, event_type,
+    Approval, Command, DaemonHeartbeat, Empty, Envelope, RequestId, ResourceFilter, Status,
+    event_type,
 };
 use ratatui::crossterm::event::{KeyEvent, KeyEventKind};
 
@@ -36,7 +37,7 @@ use crate::resources::ResourceStore;
 use crate::theme::Theme;
 
 pub use daemons::DaemonsState;
-pub use dialogs::{Action, Confirm, Details, FILTER_ROWS, Overlay, TypedConfirm};
+pub use dialogs::{Action, Confirm, Details, FILTER_ROWS, Overlay, Plan, Planning, TypedConfirm};
 pub use projects::ProjectsState;
 
 /// The four tabs, in the order of their number keys.
@@ -141,6 +142,8 @@ pub enum Effect {
     Send {
         request_id: RequestId,
         command: Command,
+        /// The digest of the plan the user confirmed, sent with a destructive command.
+        approval: Option<Approval>,
     },
     Cancel(RequestId),
     Batch(Vec<Effect>),
@@ -200,6 +203,8 @@ enum Purpose {
     ProjectsQuery,
     ProjectDetails,
     User,
+    /// The dry run (or plan) behind an open confirmation.
+    Plan,
 }
 
 /// Scroll offsets the view keeps between frames (like ratatui's table state): the only thing
@@ -394,6 +399,16 @@ impl Model {
     // ---- sending ------------------------------------------------------------------------
 
     fn send(&mut self, command: Command, purpose: Purpose) -> Option<(RequestId, Effect)> {
+        self.send_approved(command, purpose, None)
+    }
+
+    /// [`Model::send`] carrying an approval (the digest of the plan the user confirmed).
+    fn send_approved(
+        &mut self,
+        command: Command,
+        purpose: Purpose,
+        approval: Option<Approval>,
+    ) -> Option<(RequestId, Effect)> {
         if !self.is_connected() {
             if purpose == Purpose::User {
                 self.flash(
@@ -421,6 +436,7 @@ impl Model {
             Effect::Send {
                 request_id: id,
                 command,
+                approval,
             },
         ))
     }
@@ -564,6 +580,9 @@ impl Model {
             }
             event_type::PROJECT if whole && purpose == Some(Purpose::ProjectDetails) => {
                 self.on_project_details(&env);
+            }
+            _ if purpose == Some(Purpose::Plan) && env.is_terminal() => {
+                self.on_plan(&env);
             }
             event_type::SCAN_CHUNK if !replay => {
                 let records = env.take_records();

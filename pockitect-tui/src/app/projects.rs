@@ -140,6 +140,8 @@ impl Model {
                 }
             }
             ProjectKey::Deploy => {
+                let action = Action::Deploy(slug.clone());
+                let (plan, sent) = self.plan_for(&action);
                 self.overlay = Some(Overlay::Confirm(Confirm {
                     title: format!("Deploy {slug}?"),
                     lines: vec![
@@ -150,41 +152,47 @@ impl Model {
                             .to_owned(),
                         "Progress shows on the project's row and in Activity (3).".to_owned(),
                     ],
-                    action: Action::Deploy(slug),
+                    plan,
+                    action,
                 }));
-                None
+                sent
             }
             ProjectKey::Power(action) => {
                 let verb = match action {
                     PowerAction::Start => "Start",
                     PowerAction::Stop => "Stop",
                 };
+                let action = Action::Power(slug.clone(), action);
+                let (plan, sent) = self.plan_for(&action);
                 self.overlay = Some(Overlay::Confirm(Confirm {
                     title: format!("{verb} {slug}?"),
                     lines: vec![format!(
                         "{verb}s the project's EC2 and RDS instances in {region} and waits for them."
                     )],
-                    action: Action::Power(slug, action),
+                    plan,
+                    action,
                 }));
-                None
+                sent
             }
             ProjectKey::Destroy => {
                 let summary = data::deployed_summary(&p, self.resources.project_resources(&slug));
+                let action = Action::Destroy(slug.clone());
+                let (plan, sent) = self.plan_for(&action);
                 self.overlay = Some(Overlay::Typed(TypedConfirm {
                     title: format!("Destroy {slug}?"),
                     lines: vec![
                         format!("Deletes every AWS resource project {slug} owns in {region}."),
                         format!("Deployed (blueprint, last scan): {summary}."),
                         "The blueprint stays; its statuses return to pending.".to_owned(),
-                        String::new(),
-                        format!("Type the project's slug ({slug}) and press Enter:"),
                     ],
+                    plan,
+                    prompt: format!("Type the project's slug ({slug}) and press Enter:"),
                     expected: vec![slug.clone()],
                     input: String::new(),
                     wrong: false,
-                    action: Action::Destroy(slug),
+                    action,
                 }));
-                None
+                sent
             }
         }
     }

@@ -114,7 +114,7 @@ impl Model {
                     }));
                 }
             }
-            ResourceKey::Terminate => self.ask_terminate(),
+            ResourceKey::Terminate => return self.ask_terminate(),
             ResourceKey::Scan => {
                 let (_, e) = self.send(Command::Scan(ScanArgs::default()), Purpose::User)?;
                 self.flash(
@@ -127,13 +127,14 @@ impl Model {
         None
     }
 
-    /// Opens the typed confirmation for the marked rows (or the one under the cursor).
-    fn ask_terminate(&mut self) {
+    /// Opens the typed confirmation for the marked rows (or the one under the cursor), and
+    /// asks the daemon for its plan of them.
+    fn ask_terminate(&mut self) -> Option<Effect> {
         let targets = self.resources.targets();
         let n = targets.len();
         if n == 0 {
             self.flash(Level::Warn, "nothing to terminate: no row selected");
-            return;
+            return None;
         }
         let mut lines: Vec<String> = targets
             .iter()
@@ -155,17 +156,19 @@ impl Model {
             lines.push(format!("  … and {} more", n - 5));
         }
         lines.push("Only resources Pockitect manages are deleted; others are skipped.".to_owned());
-        lines.push(String::new());
-        lines.push(format!("Type {n} or yes and press Enter:"));
         let action = Action::Terminate(targets.into_iter().map(terminate_target).collect());
+        let (plan, sent) = self.plan_for(&action);
         self.overlay = Some(Overlay::Typed(TypedConfirm {
             title: format!("Terminate {n} resource{}?", if n == 1 { "" } else { "s" }),
             lines,
+            plan,
+            prompt: format!("Type {n} or yes and press Enter:"),
             expected: vec![n.to_string(), "yes".to_owned()],
             input: String::new(),
             wrong: false,
             action,
         }));
+        sent
     }
 
     /// The `/` search line: typing edits the search, Enter keeps it, Esc clears it.

@@ -4,8 +4,8 @@ use super::*;
 use crate::resources::tests::rec;
 use chrono::TimeZone;
 use pockitect_proto::{
-    BlueprintRef, DeployArgs, DestroyArgs, PowerAction, PowerArgs, ProjectRef, ResourceType,
-    ScanArgs,
+    BlueprintRef, DeployArgs, DestroyArgs, PlanDigest, PowerAction, PowerArgs, ProjectRef,
+    ResourceType, ScanArgs,
 };
 use ratatui::crossterm::event::{KeyCode, KeyModifiers};
 use serde_json::{Value, json};
@@ -47,10 +47,72 @@ fn sends(e: Option<Effect>) -> Vec<(RequestId, Command)> {
             Effect::Send {
                 request_id,
                 command,
+                ..
             } => Some((request_id, command)),
             _ => None,
         })
         .collect()
+}
+
+/// What was sent, with the approval each command carried.
+fn sends_approved(e: Option<Effect>) -> Vec<(RequestId, Command, Option<Approval>)> {
+    e.map(Effect::flatten)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                request_id,
+                command,
+                approval,
+            } => Some((request_id, command, approval)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn digest() -> PlanDigest {
+    PlanDigest::of(["delete 0 ec2_instance i-1 us-east-2".to_owned()])
+}
+
+fn approved() -> Option<Approval> {
+    Some(Approval {
+        plan_digest: Some(digest()),
+        override_policy: false,
+    })
+}
+
+/// The dry run (or plan) a confirmation sent, answered by the daemon with `kind` and `data`
+/// (and the plan's digest). Returns the command that asked for it.
+fn answer_plan(m: &mut Model, sent: Option<Effect>, kind: &str, mut data: Value) -> Command {
+    let (id, cmd) = sends(sent).remove(0);
+    data["plan_digest"] = json!(digest());
+    live(m, vec![event(kind, &id, Status::Success, data)]);
+    cmd
+}
+
+fn deletion_plan() -> Value {
+    let r = rec(
+        ResourceType::Ec2Instance,
+        "i-1",
+        "us-east-2",
+        Some("blog"),
+        Some("running"),
+    );
+    json!({"message": "would delete 1 resources", "dry_run": true,
+           "plan": {"layers": [{"index": 0, "items": [{"record": r}]}], "skipped": [], "projects": ["blog"]}})
+}
+
+fn deploy_plan() -> Value {
+    json!({"plan": {"project": "api", "region": "eu-west-1", "resources": [],
+        "validation": {"errors": [], "warnings": []}}, "warnings": []})
+}
+
+fn plan_text(m: &Model) -> String {
+    match &m.overlay {
+        Some(Overlay::Confirm(c)) => c.plan.lines.join("\n"),
+        Some(Overlay::Typed(t)) => t.plan.lines.join("\n"),
+        other => panic!("no confirmation open: {other:?}"),
+    }
 }
 
 fn event(kind: &str, id: &RequestId, status: Status, data: Value) -> Envelope {
@@ -271,10 +333,29 @@ fn deploy_asks_first_then_sends() {
     assert!(matches!(m.overlay, Some(Overlay::Confirm(_))));
     assert_eq!(m.update(key('n')), None);
     assert!(m.overlay.is_none());
-    m.update(key('d'));
-    let sent = sends(m.update(key('y')));
+    // The dialog shows the daemon's plan, and the deploy carries its digest.
+    let asked = m.update(key('d'));
+    let plan = json!({"plan": {"project": "blog", "region": "us-east-2",
+        "resources": [{"resource": "vpc", "action": "create"}, {"resource": "subnet", "action": "adopt", "id": "subnet-1"}],
+        "validation": {"errors": [], "warnings": []}}, "warnings": []});
+    let cmd = answer_plan(&mut m, asked, "plan", plan);
+    assert_eq!(
+        cmd,
+        Command::Plan(BlueprintRef {
+            project: Some("blog".into()),
+            blueprint: None
+        })
+    );
+    assert!(
+        plan_text(&m).contains("1 create, 1 adopt"),
+        "{}",
+        plan_text(&m)
+    );
+    let mut sent = sends_approved(m.update(key('y')));
     assert_eq!(sent.len(), 1);
-    let (id, cmd) = &sent[0];
+    let (id, cmd, approval) = sent.remove(0);
+    assert_eq!(approval, approved());
+    let (id, cmd) = (&id, &cmd);
     assert_eq!(
         cmd,
         &Command::Deploy(DeployArgs {
@@ -322,8 +403,25 @@ fn deploy_asks_first_then_sends() {
 #[test]
 fn power_start_and_stop() {
     let mut m = loaded();
-    m.update(key('x'));
-    let sent = sends(m.update(code(KeyCode::Enter)));
+    // Stopping is planned first (a dry run) and sent with the plan's digest.
+    let asked = m.update(key('x'));
+    let dry = answer_plan(
+        &mut m,
+        asked,
+        "power_complete",
+        json!({"message": "would stop 1", "report": {"results": []}, "dry_run": true,
+               "plan": [{"id": "i-9", "type": "ec2_instance", "region": "eu-west-1"}]}),
+    );
+    assert_eq!(
+        dry,
+        Command::Power(PowerArgs {
+            project: "api".into(),
+            action: PowerAction::Stop,
+            dry_run: true,
+        })
+    );
+    assert!(plan_text(&m).contains("i-9"), "{}", plan_text(&m));
+    let sent = sends_approved(m.update(code(KeyCode::Enter)));
     assert_eq!(
         sent[0].1,
         Command::Power(PowerArgs {
@@ -332,8 +430,10 @@ fn power_start_and_stop() {
             dry_run: false,
         })
     );
-    m.update(key('s'));
-    let sent = sends(m.update(key('y')));
+    assert_eq!(sent[0].2, approved());
+    // Starting has nothing to approve.
+    assert_eq!(m.update(key('s')), None);
+    let sent = sends_approved(m.update(key('y')));
     assert_eq!(
         sent[0].1,
         Command::Power(PowerArgs {
@@ -342,13 +442,42 @@ fn power_start_and_stop() {
             dry_run: false,
         })
     );
+    assert_eq!(sent[0].2, None);
 }
 
 #[test]
 fn destroy_needs_the_slug_typed() {
     let mut m = loaded();
     m.update(key('j'));
-    m.update(key('D'));
+    let asked = m.update(key('D'));
+    // Nothing can be confirmed before the plan is there.
+    typed(&mut m, "blog");
+    assert_eq!(m.update(code(KeyCode::Enter)), None);
+    assert!(
+        m.flash
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("plan is not there yet")
+    );
+    for _ in 0..4 {
+        m.update(code(KeyCode::Backspace));
+    }
+    let dry = answer_plan(&mut m, asked, "destroy_complete", deletion_plan());
+    assert_eq!(
+        dry,
+        Command::Destroy(DestroyArgs {
+            project: "blog".into(),
+            dry_run: true,
+            ..Default::default()
+        })
+    );
+    assert!(
+        plan_text(&m).contains("deletes 1, in order"),
+        "{}",
+        plan_text(&m)
+    );
+    assert!(plan_text(&m).contains("i-1 us-east-2"), "{}", plan_text(&m));
     typed(&mut m, "blo");
     assert_eq!(m.update(code(KeyCode::Enter)), None);
     let Some(Overlay::Typed(t)) = &m.overlay else {
@@ -356,7 +485,7 @@ fn destroy_needs_the_slug_typed() {
     };
     assert!(t.wrong);
     typed(&mut m, "g");
-    let sent = sends(m.update(code(KeyCode::Enter)));
+    let sent = sends_approved(m.update(code(KeyCode::Enter)));
     assert_eq!(
         sent[0].1,
         Command::Destroy(DestroyArgs {
@@ -364,6 +493,7 @@ fn destroy_needs_the_slug_typed() {
             ..Default::default()
         })
     );
+    assert_eq!(sent[0].2, approved());
     assert!(m.overlay.is_none());
     // Esc abandons without sending.
     m.update(key('D'));
@@ -380,12 +510,18 @@ fn terminate_marked_rows_after_typed_count() {
     m.update(key(' '));
     m.update(key(' '));
     assert_eq!(m.resources.marked_count(), 2);
-    m.update(key('t'));
+    let asked = m.update(key('t'));
+    let dry = answer_plan(&mut m, asked, "terminate_complete", deletion_plan());
+    let Command::Terminate(dry) = dry else {
+        panic!("{dry:?}")
+    };
+    assert!(dry.dry_run && dry.targets.len() == 2);
     typed(&mut m, "3");
     assert_eq!(m.update(code(KeyCode::Enter)), None, "wrong count");
     m.update(code(KeyCode::Backspace));
     typed(&mut m, "2");
-    let sent = sends(m.update(code(KeyCode::Enter)));
+    let sent = sends_approved(m.update(code(KeyCode::Enter)));
+    assert_eq!(sent[0].2, approved());
     let Command::Terminate(args) = &sent[0].1 else {
         panic!("{:?}", sent[0].1)
     };
@@ -394,7 +530,8 @@ fn terminate_marked_rows_after_typed_count() {
     assert!(!args.force && !args.dry_run);
     assert_eq!(m.resources.marked_count(), 0);
     // Without marks, the row under the cursor; "yes" also confirms.
-    m.update(key('t'));
+    let asked = m.update(key('t'));
+    answer_plan(&mut m, asked, "terminate_complete", deletion_plan());
     typed(&mut m, "YES");
     let sent = sends(m.update(code(KeyCode::Enter)));
     let Command::Terminate(args) = &sent[0].1 else {
@@ -461,9 +598,12 @@ fn disconnect_shows_and_refuses_then_recovers() {
         m.conn,
         ConnState::Disconnected { attempts: 2, .. }
     ));
-    m.update(key('d'));
+    // Nothing can be planned, so nothing can be confirmed; the dialog says why.
+    assert_eq!(m.update(key('d')), None);
+    assert!(plan_text(&m).contains("Not connected"), "{}", plan_text(&m));
     assert_eq!(m.update(key('y')), None);
-    assert_eq!(m.flash.as_ref().unwrap().level, Level::Error);
+    assert!(m.overlay.is_some());
+    m.update(code(KeyCode::Esc));
     // Data stays on screen meanwhile.
     assert_eq!(m.resources.len(), 3);
     let sent = sends(m.update(Msg::Bus(BusMsg::Connected)));
@@ -474,7 +614,8 @@ fn disconnect_shows_and_refuses_then_recovers() {
 #[test]
 fn send_failures_mark_the_request() {
     let mut m = loaded();
-    m.update(key('d'));
+    let asked = m.update(key('d'));
+    answer_plan(&mut m, asked, "plan", deploy_plan());
     let (id, _) = sends(m.update(key('y'))).remove(0);
     m.update(Msg::Bus(BusMsg::SendFailed {
         request_id: id.clone(),
@@ -549,7 +690,8 @@ fn project_details_come_from_get_project() {
 #[test]
 fn failures_of_my_requests_are_announced() {
     let mut m = loaded();
-    m.update(key('d'));
+    let asked = m.update(key('d'));
+    answer_plan(&mut m, asked, "plan", deploy_plan());
     let (id, _) = sends(m.update(key('y'))).remove(0);
     live(
         &mut m,
@@ -585,4 +727,32 @@ fn resize_is_remembered() {
     let mut m = model();
     m.update(Msg::Resize(120, 40));
     assert_eq!(m.size, (120, 40));
+}
+
+#[test]
+fn a_plan_the_daemon_refuses_cannot_be_confirmed_and_says_why() {
+    let mut m = loaded();
+    m.update(key('j'));
+    let asked = m.update(key('D'));
+    let (id, _) = sends(asked).remove(0);
+    live(
+        &mut m,
+        vec![event(
+            event_type::ERROR,
+            &id,
+            Status::Error,
+            json!({"code": "policy_denied", "message": "destroy is denied by policy.rules.protect-prod of the daemon's policy"}),
+        )],
+    );
+    let text = plan_text(&m);
+    assert!(text.contains("policy.rules.protect-prod"), "{text}");
+    typed(&mut m, "blog");
+    assert_eq!(m.update(code(KeyCode::Enter)), None);
+    assert!(m.overlay.is_some(), "still open: nothing was sent");
+    // An answer for a dialog closed meanwhile is let go.
+    m.update(code(KeyCode::Esc));
+    let asked = m.update(key('D'));
+    m.update(code(KeyCode::Esc));
+    answer_plan(&mut m, asked, "destroy_complete", deletion_plan());
+    assert!(m.overlay.is_none());
 }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 
 use super::{hint_line, thousands};
-use crate::app::{Details, FILTER_ROWS, Model, Overlay, TypedConfirm};
+use crate::app::{Details, FILTER_ROWS, Model, Overlay, Plan, Planning, TypedConfirm};
 use crate::keys;
 use crate::resources::{ProjectFilter, short_type};
 use crate::theme::Theme;
@@ -49,7 +49,8 @@ pub(super) fn render(model: &Model, ov: &Overlay, f: &mut Frame, area: Rect) {
     match ov {
         Overlay::Help => help(model, f, area),
         Overlay::Confirm(c) => {
-            let body: Vec<Line> = c.lines.iter().map(|l| Line::from(l.clone())).collect();
+            let mut body: Vec<Line> = c.lines.iter().map(|l| Line::from(l.clone())).collect();
+            body.extend(plan_lines(t, &c.plan, !c.lines.is_empty()));
             let w = 70;
             let h = lines_height(&body, w - 4) + 2;
             let r = centered(area, w, h);
@@ -85,8 +86,33 @@ fn help(model: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines), inner);
 }
 
+/// The plan part of a confirmation (after a blank line when text comes before it): dim while
+/// it is awaited, red when the daemon cannot do it.
+fn plan_lines(t: Theme, plan: &Plan, after_text: bool) -> Vec<Line<'static>> {
+    if plan.lines.is_empty() {
+        return Vec::new();
+    }
+    let style = match plan.state {
+        Planning::Waiting(_) => t.dim(),
+        Planning::Failed => t.err(),
+        Planning::None | Planning::Ready(_) => ratatui::style::Style::default(),
+    };
+    after_text
+        .then(|| Line::from(""))
+        .into_iter()
+        .chain(
+            plan.lines
+                .iter()
+                .map(|l| Line::from(Span::styled(l.clone(), style))),
+        )
+        .collect()
+}
+
 fn typed(t: Theme, c: &TypedConfirm, f: &mut Frame, area: Rect) {
     let mut body: Vec<Line> = c.lines.iter().map(|l| Line::from(l.clone())).collect();
+    body.extend(plan_lines(t, &c.plan, !c.lines.is_empty()));
+    body.push(Line::from(""));
+    body.push(Line::from(c.prompt.clone()));
     body.push(Line::from(vec![
         Span::styled("> ", t.key()),
         Span::raw(c.input.clone()),

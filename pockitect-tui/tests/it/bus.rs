@@ -154,11 +154,16 @@ async fn replays_follows_sends_cancels_and_polls() {
         .await
         .unwrap();
     let sent = RequestId::new();
+    let approval = pockitect_proto::Approval {
+        plan_digest: Some(pockitect_proto::PlanDigest::of(["stop x".to_owned()])),
+        override_policy: false,
+    };
     h.effects
         .send(Effect::Batch(vec![
             Effect::Send {
                 request_id: sent.clone(),
                 command: Command::Ping(PingArgs::default()),
+                approval: Some(approval.clone()),
             },
             Effect::Cancel(rid.clone()),
         ]))
@@ -171,6 +176,11 @@ async fn replays_follows_sends_cancels_and_polls() {
     let env: Envelope = serde_json::from_str(&d.payload).unwrap();
     assert_eq!(env.kind, "ping");
     assert_eq!(env.request_id, Some(sent));
+    // It names its sender (the audit trail records it) and carries the approval it was given.
+    assert_eq!(env.approval, Some(approval));
+    let client = env.client.expect("the console names itself");
+    assert_eq!(client.kind, pockitect_proto::ClientKind::Tui);
+    assert!(client.host.is_some());
     let deadline = Instant::now() + Duration::from_secs(5);
     while !bus.is_cancel_requested(&rid).await.unwrap() {
         assert!(Instant::now() < deadline, "cancel flag never set");
@@ -241,6 +251,7 @@ async fn a_redis_that_goes_away_is_reported_and_reconnected() {
         .send(Effect::Send {
             request_id: rid.clone(),
             command: Command::Ping(PingArgs::default()),
+            approval: None,
         })
         .unwrap();
     let failed = h

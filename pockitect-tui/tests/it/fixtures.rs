@@ -65,6 +65,7 @@ pub fn sends(e: Option<Effect>) -> Vec<(RequestId, Command)> {
             Effect::Send {
                 request_id,
                 command,
+                ..
             } => Some((request_id, command)),
             _ => None,
         })

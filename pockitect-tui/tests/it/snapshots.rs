@@ -27,6 +27,34 @@ fn keys(m: &mut Model, s: &str) {
     }
 }
 
+/// Presses `c`, which opens a confirmation that asks the daemon for its plan, and answers that
+/// dry run with a deletion plan of the first `n` records of the estate.
+fn planned_deletion(m: &mut Model, c: char, kind: &str, n: usize) {
+    let asked = m.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )));
+    let (rid, _) = sends(asked).remove(0);
+    let items: Vec<_> = estate()
+        .into_iter()
+        .take(n)
+        .map(|r| json!({"record": r}))
+        .collect();
+    let digest = pockitect_proto::PlanDigest::of(["snapshot".to_owned()]);
+    feed(
+        m,
+        vec![event(
+            kind,
+            &rid,
+            Status::Success,
+            json!({"message": format!("would delete {n} resources"), "dry_run": true,
+                   "plan": {"layers": [{"index": 0, "items": items}], "skipped": [], "projects": []},
+                   "plan_digest": digest}),
+            now(),
+        )],
+    );
+}
+
 #[test]
 fn projects() {
     let mut m = loaded();
@@ -73,7 +101,7 @@ fn resources_terminate_dialog() {
     let mut m = loaded();
     key(&mut m, '2');
     key(&mut m, 'a');
-    key(&mut m, 't');
+    planned_deletion(&mut m, 't', "terminate_complete", 12);
     keys(&mut m, "ye");
     assert_snapshot!("terminate_80x24", render(&mut m, 80, 24));
 }
@@ -128,7 +156,7 @@ fn deploy_confirmation() {
 #[test]
 fn destroy_confirmation_refuses_a_wrong_slug() {
     let mut m = loaded();
-    key(&mut m, 'D');
+    planned_deletion(&mut m, 'D', "destroy_complete", 3);
     keys(&mut m, "brendens");
     code(&mut m, KeyCode::Enter);
     assert_snapshot!("destroy_wrong_80x24", render(&mut m, 80, 24));
