@@ -231,6 +231,7 @@ pub const GLOBAL: &[Binding<Global>] = &[
                 (Key::ch('2'), Global::Tab(Tab::Resources)),
                 (Key::ch('3'), Global::Tab(Tab::Activity)),
                 (Key::ch('4'), Global::Tab(Tab::Daemons)),
+                (Key::ch('5'), Global::Tab(Tab::History)),
             ],
             &[(Key::code(KeyCode::Tab), Global::NextTab)],
         ],
@@ -396,7 +397,7 @@ mod tests {
         assert_eq!(
             labels,
             [
-                "1 2 3 4  Tab",
+                "1 2 3 4 5  Tab",
                 "↑ ↓  j k",
                 "PgUp PgDn  g G",
                 "r",

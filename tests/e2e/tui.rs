@@ -212,6 +212,13 @@ async fn the_console_shows_resources_activity_and_daemons_and_quits() {
     })
     .await;
 
+    // The scan is in the History tab's audit trail (sent by this test's bus: no client named).
+    tmux.keys(&["5"]);
+    tmux.wait_for("the scan in the History tab", long, |s| {
+        s.contains("ASKED BY") && has_row(s, &["scan", "success", "legacy"])
+    })
+    .await;
+
     // q quits with status 0 and the session goes away.
     tmux.keys(&["q"]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

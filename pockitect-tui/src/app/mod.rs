@@ -16,6 +16,7 @@
 pub mod activity;
 pub mod daemons;
 pub mod dialogs;
+pub mod history;
 pub mod projects;
 pub mod resources;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use crate::theme::Theme;
 
 pub use daemons::DaemonsState;
 pub use dialogs::{Action, Confirm, Details, FILTER_ROWS, Overlay, Plan, Planning, TypedConfirm};
+pub use history::HistoryState;
 pub use projects::ProjectsState;
 
 /// The four tabs, in the order of their number keys.
@@ -48,10 +50,17 @@ pub enum Tab {
     Resources,
     Activity,
     Daemons,
+    History,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Projects, Tab::Resources, Tab::Activity, Tab::Daemons];
+    pub const ALL: [Tab; 5] = [
+        Tab::Projects,
+        Tab::Resources,
+        Tab::Activity,
+        Tab::Daemons,
+        Tab::History,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -59,6 +68,7 @@ impl Tab {
             Tab::Resources => "Resources",
             Tab::Activity => "Activity",
             Tab::Daemons => "Daemons",
+            Tab::History => "History",
         }
     }
 
@@ -78,6 +88,7 @@ impl Tab {
             Tab::Resources => keys::help(resources::KEYS),
             Tab::Activity => keys::help(activity::KEYS),
             Tab::Daemons => keys::help(daemons::KEYS),
+            Tab::History => keys::help(history::KEYS),
         }
     }
 
@@ -88,6 +99,7 @@ impl Tab {
             Tab::Resources => keys::hints(resources::KEYS, self).collect(),
             Tab::Activity => keys::hints(activity::KEYS, self).collect(),
             Tab::Daemons => keys::hints(daemons::KEYS, self).collect(),
+            Tab::History => keys::hints(history::KEYS, self).collect(),
         };
         own.into_iter()
             .chain(keys::hints(keys::GLOBAL, self))
@@ -205,6 +217,7 @@ enum Purpose {
     User,
     /// The dry run (or plan) behind an open confirmation.
     Plan,
+    HistoryQuery,
 }
 
 /// Scroll offsets the view keeps between frames (like ratatui's table state): the only thing
@@ -215,6 +228,7 @@ pub struct ViewCache {
     pub resources: Cell<usize>,
     pub activity: Cell<usize>,
     pub daemons: Cell<usize>,
+    pub history: Cell<usize>,
 }
 
 /// Makes request ids without randomness in `update`: a per-session random prefix (given at
@@ -275,6 +289,7 @@ pub struct Model {
     pub resources: ResourceStore,
     pub activity: Activity,
     pub daemons: DaemonsState,
+    pub history: HistoryState,
     pub overlay: Option<Overlay>,
     /// The `/` search line is open.
     pub searching: bool,
@@ -285,8 +300,10 @@ pub struct Model {
     /// Start-up and reload queries in flight, with when they were sent.
     pending_resources: Option<(RequestId, DateTime<Utc>)>,
     pending_projects: Option<(RequestId, DateTime<Utc>)>,
+    pending_history: Option<(RequestId, DateTime<Utc>)>,
     requery_resources: bool,
     requery_projects: bool,
+    requery_history: bool,
 }
 
 /// How long an unanswered query blocks sending the same query again (no daemon may be
@@ -321,6 +338,7 @@ impl Model {
             resources: ResourceStore::default(),
             activity: Activity::default(),
             daemons: DaemonsState::default(),
+            history: HistoryState::default(),
             overlay: None,
             searching: false,
             flash: None,
@@ -329,8 +347,10 @@ impl Model {
             ids: IdGen::new(&s.session),
             pending_resources: None,
             pending_projects: None,
+            pending_history: None,
             requery_resources: false,
             requery_projects: false,
+            requery_history: false,
         }
     }
 
@@ -477,6 +497,9 @@ impl Model {
         let mut v = Vec::new();
         v.extend(self.query_projects());
         v.extend(self.query_resources());
+        if self.tab == Tab::History {
+            v.extend(self.query_history());
+        }
         batch(v)
     }
 
@@ -493,6 +516,7 @@ impl Model {
                 // Answers to queries sent before the drop may never come.
                 self.pending_resources = None;
                 self.pending_projects = None;
+                self.pending_history = None;
                 self.reload()
             }
             BusMsg::Disconnected(reason) => {
@@ -519,6 +543,10 @@ impl Model {
                 }
                 if self.requery_projects && !self.waiting(&self.pending_projects) {
                     out.extend(self.query_projects());
+                }
+                if self.requery_history {
+                    self.requery_history = false;
+                    out.extend(self.query_history());
                 }
                 batch(out)
             }
@@ -551,6 +579,9 @@ impl Model {
         if self.pending_projects.as_ref().is_some_and(|(p, _)| p == id) {
             self.pending_projects = None;
         }
+        if self.pending_history.as_ref().is_some_and(|(p, _)| p == id) {
+            self.pending_history = None;
+        }
         self.own.remove(id)
     }
 
@@ -580,6 +611,9 @@ impl Model {
             }
             event_type::PROJECT if whole && purpose == Some(Purpose::ProjectDetails) => {
                 self.on_project_details(&env);
+            }
+            event_type::HISTORY if whole && purpose == Some(Purpose::HistoryQuery) => {
+                self.on_history(&env);
             }
             _ if purpose == Some(Purpose::Plan) && env.is_terminal() => {
                 self.on_plan(&env);
@@ -613,6 +647,10 @@ impl Model {
                     self.projects.loaded = true;
                     self.flash(Level::Warn, format!("projects: {msg}"));
                 }
+                Some(Purpose::HistoryQuery) => {
+                    self.history.loaded = true;
+                    self.flash(Level::Warn, format!("history: {msg}"));
+                }
                 _ => {}
             }
         }
@@ -643,6 +681,9 @@ impl Model {
                 if ingested.kind != "scan" {
                     self.requery_projects = true;
                 }
+                if self.tab == Tab::History {
+                    self.requery_history = true;
+                }
             }
         }
     }
@@ -670,14 +711,15 @@ impl Model {
                 self.on_nav(n);
                 None
             }),
+            Tab::History => keys::lookup(history::KEYS, &k).map(|a| self.on_history_key(a)),
         };
         if let Some(effect) = own {
             return effect;
         }
         match keys::lookup(keys::GLOBAL, &k)? {
-            Global::Tab(tab) => self.tab = tab,
-            Global::NextTab => self.tab = self.tab.shifted(1),
-            Global::PrevTab => self.tab = self.tab.shifted(-1),
+            Global::Tab(tab) => return self.show(tab),
+            Global::NextTab => return self.show(self.tab.shifted(1)),
+            Global::PrevTab => return self.show(self.tab.shifted(-1)),
             Global::Move(n) => self.on_nav(n),
             Global::Reload => {
                 if !self.is_connected() {
@@ -695,6 +737,16 @@ impl Model {
         None
     }
 
+    /// Shows `tab`; the History tab asks for the newest entries as it opens.
+    fn show(&mut self, tab: Tab) -> Option<Effect> {
+        let opened = self.tab != tab;
+        self.tab = tab;
+        if opened && tab == Tab::History {
+            return self.query_history();
+        }
+        None
+    }
+
     /// Moves the cursor of the tab shown.
     fn on_nav(&mut self, n: Nav) {
         let page = self.page();
@@ -703,6 +755,7 @@ impl Model {
             Tab::Resources => self.resources_nav(n, page),
             Tab::Activity => self.activity_nav(n, page),
             Tab::Daemons => self.daemons.nav(n, page),
+            Tab::History => self.history.nav(n, page),
         }
     }
 }

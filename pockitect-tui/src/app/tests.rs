@@ -187,9 +187,11 @@ fn tabs_switch_with_numbers_and_tab() {
     m.update(code(KeyCode::Tab));
     assert_eq!(m.tab, Tab::Daemons);
     m.update(code(KeyCode::Tab));
+    assert_eq!(m.tab, Tab::History);
+    m.update(code(KeyCode::Tab));
     assert_eq!(m.tab, Tab::Projects);
     m.update(code(KeyCode::BackTab));
-    assert_eq!(m.tab, Tab::Daemons);
+    assert_eq!(m.tab, Tab::History);
     m.update(key('2'));
     assert_eq!(m.tab, Tab::Resources);
 }
@@ -755,4 +757,69 @@ fn a_plan_the_daemon_refuses_cannot_be_confirmed_and_says_why() {
     m.update(code(KeyCode::Esc));
     answer_plan(&mut m, asked, "destroy_complete", deletion_plan());
     assert!(m.overlay.is_none());
+}
+
+fn audit_entry(id: &RequestId, command: &str, resources: Value) -> Value {
+    json!({"request_id": id, "command": command, "args": {"project": "blog"}, "project": "blog",
+           "client": {"kind": "cli", "user": "ann", "host": "laptop"}, "daemon": "d1",
+           "account": "123456789012", "principal": "arn:aws:iam::123456789012:user/ann",
+           "started_at": t0(), "ended_at": t0(), "status": "success",
+           "message": "deleted 2, skipped 0, failed 0",
+           "authorization": {"rule": "policy.destroy", "plan_digest": digest()},
+           "resources": resources})
+}
+
+#[test]
+fn the_history_tab_asks_for_the_audit_trail_and_shows_an_entry_whole() {
+    let mut m = loaded();
+    let (id, cmd) = sends(m.update(key('5'))).remove(0);
+    assert_eq!(m.tab, Tab::History);
+    assert_eq!(cmd.kind(), "history");
+    let destroyed = RequestId::new();
+    let touched = json!([
+        {"type": "ec2_instance", "id": "i-1", "region": "us-east-2", "account": "123456789012", "action": "deleted"},
+        {"type": "vpc", "id": "vpc-1", "region": "us-east-2", "account": "123456789012", "action": "deleted"}
+    ]);
+    live(
+        &mut m,
+        vec![event(
+            event_type::HISTORY,
+            &id,
+            Status::Success,
+            json!({"entries": [audit_entry(&destroyed, "destroy", touched)], "truncated": false}),
+        )],
+    );
+    assert_eq!(m.history.entries.len(), 1);
+    assert_eq!(
+        crate::app::history::touched_summary(&m.history.entries[0]),
+        "2 deleted"
+    );
+    m.update(code(KeyCode::Enter));
+    let Some(Overlay::Details(d)) = &m.overlay else {
+        panic!("no details")
+    };
+    let text = d.lines.join("\n");
+    assert!(text.contains("asked by   ann@laptop (cli)"), "{text}");
+    assert!(text.contains("policy     policy.destroy, plan"), "{text}");
+    assert!(
+        text.contains("deleted  vpc vpc-1 us-east-2 (123456789012)"),
+        "{text}"
+    );
+    m.update(code(KeyCode::Esc));
+    // Staying on the tab asks nothing more; a request that changes the estate ends: ask again.
+    assert_eq!(m.update(key('5')), None);
+    let other = RequestId::new();
+    let e = live(
+        &mut m,
+        vec![event(
+            event_type::DESTROY_COMPLETE,
+            &other,
+            Status::Success,
+            json!({"message": "deleted 1"}),
+        )],
+    );
+    assert!(
+        sends(e).iter().any(|(_, c)| c.kind() == "history"),
+        "asks for the history again"
+    );
 }

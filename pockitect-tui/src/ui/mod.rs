@@ -4,6 +4,7 @@
 mod activity;
 mod daemons;
 mod dialogs;
+mod history;
 mod projects;
 mod resources;
 
@@ -42,6 +43,7 @@ pub fn view(model: &Model, f: &mut Frame) {
         Tab::Resources => resources::render(model, f, body),
         Tab::Activity => activity::render(model, f, body),
         Tab::Daemons => daemons::render(model, f, body),
+        Tab::History => history::render(model, f, body),
     }
     footer(model, f, foot);
     if let Some(ov) = &model.overlay {

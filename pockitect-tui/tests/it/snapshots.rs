@@ -305,3 +305,61 @@ fn the_cursor_row_is_reversed_also_without_colour() {
     assert!(buf[(1, 4)].modifier.contains(Modifier::REVERSED));
     assert!(!buf[(1, 3)].modifier.contains(Modifier::REVERSED));
 }
+
+/// Entries of the audit trail as the daemon answers them: a destroy, a refused terminate, a
+/// power stop and a deploy.
+fn audit_trail() -> serde_json::Value {
+    let entry = |rid: &str, command: &str, status: &str, secs: i64, extra: serde_json::Value| {
+        let mut e = json!({"request_id": id(rid), "command": command, "args": {}, "project": "brendens-blog",
+            "client": {"kind": "cli", "user": "brenden", "host": "laptop"}, "daemon": "pockitectd-a1",
+            "account": "123456789012", "principal": "arn:aws:iam::123456789012:user/brenden",
+            "started_at": ago(secs + 30), "ended_at": ago(secs), "status": status, "message": "",
+            "authorization": {}, "resources": []});
+        if let (Some(e), Some(x)) = (e.as_object_mut(), extra.as_object()) {
+            e.extend(x.clone());
+        }
+        e
+    };
+    let deleted = |kind: &str, rid: &str| json!({"type": kind, "id": rid, "region": "us-east-2", "account": "123456789012", "action": "deleted"});
+    json!({"entries": [
+        entry("destroy1", "destroy", "success", 120, json!({
+            "message": "deleted 4, skipped 1, failed 0; 'brendens-blog' is back to pending",
+            "authorization": {"rule": "policy.destroy", "plan_digest": pockitect_proto::PlanDigest::of(["x".to_owned()])},
+            "resources": [deleted("ec2_instance", "i-0a1b2c3d4e5f60718"), deleted("security_group", "sg-0123456789abcdef0"),
+                          deleted("subnet", "subnet-01234abcd5678ef90"), deleted("vpc", "vpc-0f1e2d3c4b5a69788")]})),
+        entry("term1", "terminate", "error", 900, json!({"project": null, "refused": true, "code": "policy_denied",
+            "client": {"kind": "tui", "user": "ops", "host": "bastion"},
+            "message": "terminate is denied by policy.rules.protect-prod of the daemon's policy; nothing was done",
+            "authorization": {"rule": "policy.rules.protect-prod"}})),
+        entry("power1", "power", "success", 3600, json!({"message": "2 of 2 resources of 'brendens-blog' are stopped",
+            "resources": [{"type": "ec2_instance", "id": "i-0a1b2c3d4e5f60718", "region": "us-east-2", "action": "stopped"},
+                          {"type": "rds_instance", "id": "brendens-blog-db", "region": "us-east-2", "action": "stopped"}]})),
+        entry("deploy1", "deploy", "success", 86_400, json!({"message": "deployed 'brendens-blog'",
+            "resources": [{"type": "vpc", "id": "vpc-0f1e2d3c4b5a69788", "region": "us-east-2", "action": "created"}]})),
+    ], "truncated": false})
+}
+
+#[test]
+fn history() {
+    let mut m = loaded();
+    let asked = m.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('5'),
+        KeyModifiers::NONE,
+    )));
+    let (rid, _) = sends(asked).remove(0);
+    assert_snapshot!("history_loading_80x24", render(&mut m, 80, 24));
+    feed(
+        &mut m,
+        vec![event(
+            "history",
+            &rid,
+            Status::Success,
+            audit_trail(),
+            now(),
+        )],
+    );
+    assert_snapshot!("history_80x24", render(&mut m, 80, 24));
+    assert_snapshot!("history_120x36", render(&mut m, 120, 36));
+    key(&mut m, 'j');
+    assert_snapshot!("history_refused_selected_80x24", render(&mut m, 80, 24));
+}
