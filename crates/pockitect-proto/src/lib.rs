@@ -6,6 +6,7 @@
 pub mod audit;
 mod codes;
 mod command;
+pub mod cost;
 mod decode;
 pub mod deploy;
 mod envelope;
