@@ -347,6 +347,16 @@ pub struct Project {
     /// User tags added to every resource.
     #[serde(deserialize_with = "null_as_default")]
     pub tags: BTreeMap<String, String>,
+    /// The most the project may cost a month, in US dollars: a deploy whose estimate is higher
+    /// stops before any AWS call (unless `--over-budget`). Absent: no budget.
+    #[serde(
+        deserialize_with = "de_opt_usd",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub budget_usd_month: Option<f64>,
+    /// Who hears about spend nearing the budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_alert_email: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -1019,6 +1029,27 @@ fn de_iam_role<'de, D: Deserializer<'de>>(d: D) -> Result<IamRole, D::Error> {
 /// An optional integer written as a JSON number or a string of digits (`"22"`).
 fn de_opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     opt_int(d, "a whole number (such as 20)")
+}
+
+/// An optional amount of US dollars written as a JSON number or a string of one (`"20.50"`).
+fn de_opt_usd<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let found = match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(n) => return Ok(Some(n)),
+            None => format!("the number {n}"),
+        },
+        Some(Value::String(s)) => match s.trim().trim_start_matches('$').parse::<f64>() {
+            Ok(n) => return Ok(Some(n)),
+            Err(_) => format!("the string {}", Value::String(s)),
+        },
+        Some(Value::Bool(b)) => format!("{b}"),
+        Some(Value::Array(_)) => "a list".to_owned(),
+        Some(Value::Object(_)) => "an object".to_owned(),
+    };
+    Err(serde::de::Error::custom(format!(
+        "expected an amount of US dollars a month (such as 20), found {found}"
+    )))
 }
 
 /// A port: as [`de_opt_int`], with a message that says a port is expected.

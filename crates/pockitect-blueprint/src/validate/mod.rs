@@ -160,6 +160,7 @@ impl Validator<'_> {
         }
 
         self.region();
+        self.budget();
 
         if let Some(created) = p.created_at.as_deref()
             && chrono::DateTime::parse_from_rfc3339(created).is_err()
@@ -208,6 +209,31 @@ impl Validator<'_> {
             }
             if value.chars().count() > 256 {
                 self.error(path, "value is longer than 256 characters, the AWS limit");
+            }
+        }
+    }
+
+    fn budget(&mut self) {
+        let p = &self.bp.project;
+        if let Some(budget) = p.budget_usd_month
+            && !(budget.is_finite() && budget > 0.0)
+        {
+            self.error(
+                "project.budget_usd_month",
+                format!(
+                    "{budget} is not a monthly budget: set a positive amount of US dollars such \
+                     as 20, or remove it for no budget"
+                ),
+            );
+        }
+        if let Some(email) = p.budget_alert_email.as_deref() {
+            if let Some(problem) = names::email_problem(email) {
+                self.error("project.budget_alert_email", problem);
+            } else if p.budget_usd_month.is_none() {
+                self.warn(
+                    "project.budget_alert_email",
+                    "has no budget to alert about: set project.budget_usd_month, or remove it",
+                );
             }
         }
     }

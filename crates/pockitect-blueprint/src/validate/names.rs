@@ -196,6 +196,43 @@ pub(crate) fn domain_problems(domain: &str) -> Vec<String> {
     out
 }
 
+/// Why `value` is not an email address a budget alert can go to, or `None`. A shape check
+/// (`name@host.tld`, no spaces, at most 254 characters), not a deliverability test.
+pub(crate) fn email_problem(value: &str) -> Option<String> {
+    let shown = value.escape_debug();
+    let problem = |why: &str| Some(format!("'{shown}' is not an email address: {why}"));
+    if value.trim().is_empty() {
+        return Some("is empty: set an address such as 'ops@example.com', or remove it".into());
+    }
+    if value.len() > 254 {
+        return problem("it is longer than 254 characters");
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return problem("remove the spaces");
+    }
+    let Some((local, host)) = value.rsplit_once('@') else {
+        return problem("write it as name@example.com");
+    };
+    if local.is_empty() || local.contains('@') {
+        return problem("write it as name@example.com");
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() < 2
+        || labels.iter().any(|l| {
+            l.is_empty()
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+    {
+        return problem(&format!(
+            "'{}' is not a domain (such as 'example.com')",
+            host.escape_debug()
+        ));
+    }
+    None
+}
+
 /// Problems with an IAM role name: 1 to 64 of letters, digits and `+=,.@_-`.
 pub(crate) fn role_name_problems(name: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -593,6 +630,32 @@ mod tests {
                 .unwrap()
                 .contains("use 't3.micro'")
         );
+    }
+
+    #[test]
+    fn emails() {
+        for ok in [
+            "ops@example.com",
+            "a.b+budget@mail.example.co.uk",
+            "x@xn--bcher-kva.de",
+        ] {
+            assert_eq!(email_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "ops@@example.com",
+            "ops @example.com",
+            "ops@exa_mple.com",
+            "ops@example..com",
+            "ops@-example.com",
+        ] {
+            assert!(email_problem(bad).is_some(), "{bad}");
+        }
+        assert!(email_problem("ops").unwrap().contains("name@example.com"));
     }
 
     #[test]

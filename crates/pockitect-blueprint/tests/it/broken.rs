@@ -9,7 +9,8 @@ fn base() -> Value {
     json!({
         "project": {
             "name": "Brenden's Blog", "slug": "brendens-blog", "description": "", "region": "us-east-2",
-            "owner": "", "created_at": "2026-01-16T13:54:00Z", "tags": { "team": "web" }
+            "owner": "", "created_at": "2026-01-16T13:54:00Z", "tags": { "team": "web" },
+            "budget_usd_month": 40, "budget_alert_email": "ops@example.com"
         },
         "network": {
             "vpc_mode": "new", "vpc_cidr": "10.0.0.0/16", "subnet_type": "public",
@@ -101,6 +102,11 @@ fn the_spec_example_message() {
 #[case::tag_name(&[("/project/tags", json!({"Name": "x"}))], "project.tags[\"Name\"]", "set by Pockitect")]
 #[case::tag_pockitect(&[("/project/tags", json!({"pockitect:project": "x"}))], "project.tags[\"pockitect:project\"]", "set by Pockitect")]
 #[case::tag_value_long(&[("/project/tags", json!({"team": "v".repeat(257)}))], "project.tags[\"team\"]", "256")]
+#[case::budget_negative(&[("/project/budget_usd_month", json!(-5))], "project.budget_usd_month", "-5 is not a monthly budget")]
+#[case::budget_zero(&[("/project/budget_usd_month", json!(0))], "project.budget_usd_month", "set a positive amount")]
+#[case::budget_infinite(&[("/project/budget_usd_month", json!("inf"))], "project.budget_usd_month", "inf is not a monthly budget")]
+#[case::alert_email_shape(&[("/project/budget_alert_email", json!("ops at example.com"))], "project.budget_alert_email", "is not an email address")]
+#[case::alert_email_domain(&[("/project/budget_alert_email", json!("ops@localhost"))], "project.budget_alert_email", "'localhost' is not a domain")]
 // network
 #[case::vpc_mode_unknown(&[("/network/vpc_mode", json!("cloud"))], "network.vpc_mode", "'cloud' is not a VPC mode")]
 #[case::existing_needs_vpc_id(&[("/network/vpc_mode", json!("existing"))], "network.vpc_id", "is required when vpc_mode is 'existing'")]
@@ -214,6 +220,7 @@ fn broken_blueprints_report_the_exact_path(
 #[case::windows_without_key(&[("/compute/image_id", json!("windows-2022")), ("/security/key_pair/mode", json!("none"))], "security.key_pair.mode", "Windows Administrator password")]
 #[case::half_range(&[("/network/rules/3/to_port", json!(null))], "network.rules[3].to_port", "opens only port 8000")]
 #[case::dotted_bucket(&[("/data/s3_bucket/name", json!("assets.example.com"))], "data.s3_bucket.name", "prefer hyphens")]
+#[case::alert_without_budget(&[("/project/budget_usd_month", json!(null))], "project.budget_alert_email", "no budget to alert about")]
 #[case::bad_created_at(&[("/project/created_at", json!("yesterday"))], "project.created_at", "RFC 3339")]
 fn risky_blueprints_warn_without_failing(
     #[case] edits: &[(&str, Value)],
@@ -327,4 +334,22 @@ fn catalog_membership_is_checked_when_known() {
     // A catalog for another region says nothing about this one.
     let ctx = ValidationContext::offline().with_instance_types("eu-west-1", ["m5.large"]);
     assert!(validate(&bp, &ctx).is_ok());
+}
+
+#[test]
+fn a_budget_that_is_not_an_amount_is_refused_at_its_path() {
+    let mut doc = base();
+    set(&mut doc, "/project/budget_usd_month", json!("lots"));
+    let err = from_value(doc).expect_err("not an amount");
+    let message = err.to_string();
+    assert!(message.contains("project.budget_usd_month"), "{message}");
+    assert!(
+        message.contains(
+            "expected an amount of US dollars a month (such as 20), found the string \"lots\""
+        ),
+        "{message}"
+    );
+    // A number written as text, with or without its dollar sign, is an amount.
+    let bp = blueprint(&[("/project/budget_usd_month", json!("$20.50"))]);
+    assert_eq!(bp.project.budget_usd_month, Some(20.5));
 }
