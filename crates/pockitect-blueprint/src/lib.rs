@@ -34,7 +34,7 @@ pub use legacy::LegacyNote;
 pub use model::{
     Blueprint, Bucket, Certificate, CertificateMode, Compute, Data, Database, DbEngine, DnsRecord,
     IamRole, ImageRef, KeyPair, KeyPairMode, Network, PortRange, Project, Protocol, Rule, Secret,
-    SectionStatus, Security, SubnetType, VpcEnv, VpcMode,
+    SectionStatus, Security, SubnetType, VpcEnv, VpcMode, WIZARD_DB_CLASSES, WIZARD_INSTANCE_TYPES,
 };
 pub use observed::{Observation, ObservedField};
 pub use parse::{from_json_str, from_json_str_with_notes, from_value, to_json_pretty};

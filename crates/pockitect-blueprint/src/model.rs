@@ -38,6 +38,27 @@ pub const IMAGE_ALIASES: &[&str] = &[
     "debian-12",
     "windows-2022",
 ];
+/// The instance types the `new` wizard offers first (those the region offers), in its order.
+/// The bundled price table (`pockitect-cost`) covers each of them in every built-in region.
+pub const WIZARD_INSTANCE_TYPES: &[&str] = &[
+    "t3.micro",
+    "t3.small",
+    "t3.medium",
+    "t4g.micro",
+    "t4g.small",
+    "m7i.large",
+    "c7i.large",
+    "r7i.large",
+];
+/// The DB instance classes the `new` wizard offers first, in its order; priced like
+/// [`WIZARD_INSTANCE_TYPES`].
+pub const WIZARD_DB_CLASSES: &[&str] = &[
+    "db.t3.micro",
+    "db.t4g.micro",
+    "db.t3.small",
+    "db.t4g.small",
+    "db.m7g.large",
+];
 /// VPC range used by `vpc_mode: new` when `vpc_cidr` is absent.
 pub const DEFAULT_VPC_CIDR: &str = "10.0.0.0/16";
 /// Database storage used when `allocated_storage_gb` is absent.

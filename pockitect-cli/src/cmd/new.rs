@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use pockitect_blueprint::{ProjectStore, check, slugify};
+use pockitect_blueprint::{ProjectStore, WIZARD_DB_CLASSES, WIZARD_INSTANCE_TYPES, check, slugify};
 use pockitect_proto::exit;
 use serde_json::{Value, json};
 
@@ -20,24 +20,10 @@ const IMAGES: [&str; 5] = [
 ];
 const ENGINES: [&str; 4] = ["none", "postgres", "mysql", "mariadb"];
 
-/// The instance types the wizard offers first (those the region offers), then "other…".
-const COMMON_TYPES: [&str; 8] = [
-    "t3.micro",
-    "t3.small",
-    "t3.medium",
-    "t4g.micro",
-    "t4g.small",
-    "m7i.large",
-    "c7i.large",
-    "r7i.large",
-];
-const COMMON_DB_CLASSES: [&str; 5] = [
-    "db.t3.micro",
-    "db.t4g.micro",
-    "db.t3.small",
-    "db.t4g.small",
-    "db.m7g.large",
-];
+/// The instance types and DB classes the wizard offers first (those the region offers), then
+/// "other…". They live in the blueprint crate so the bundled price table is tested against them.
+const COMMON_TYPES: &[&str] = WIZARD_INSTANCE_TYPES;
+const COMMON_DB_CLASSES: &[&str] = WIZARD_DB_CLASSES;
 const OTHER: &str = "other…";
 
 /// The common choices `offered` contains (all of them when nothing is known), then "other…".
@@ -195,7 +181,7 @@ pub async fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
         interactive,
         "Instance type",
         a.instance_type.clone(),
-        &COMMON_TYPES,
+        COMMON_TYPES,
         offered_types,
     )?;
     let image = choose(interactive, "Image", a.image.clone(), &IMAGES)?;
@@ -239,7 +225,7 @@ pub async fn run(g: &Global, a: NewArgs) -> Result<i32, CliError> {
             interactive,
             "Database instance class",
             a.db_class.clone(),
-            &COMMON_DB_CLASSES,
+            COMMON_DB_CLASSES,
             offered,
         )?
     };
@@ -306,18 +292,18 @@ mod tests {
     fn choices_keep_only_what_the_region_offers_then_other() {
         let offered = vec!["t3.small".to_owned(), "m7i.large".to_owned()];
         assert_eq!(
-            offered_choices(&COMMON_TYPES, Some(&offered)),
+            offered_choices(COMMON_TYPES, Some(&offered)),
             vec!["t3.small", "m7i.large", OTHER]
         );
         assert_eq!(
-            offered_choices(&COMMON_TYPES, None).len(),
+            offered_choices(COMMON_TYPES, None).len(),
             COMMON_TYPES.len() + 1
         );
         // Without a terminal the default is the first offered choice.
         let picked =
-            choose_offered(false, "Instance type", None, &COMMON_TYPES, Some(&offered)).unwrap();
+            choose_offered(false, "Instance type", None, COMMON_TYPES, Some(&offered)).unwrap();
         assert_eq!(picked, "t3.small");
-        let given = choose_offered(false, "x", Some("c7i.large".into()), &COMMON_TYPES, None);
+        let given = choose_offered(false, "x", Some("c7i.large".into()), COMMON_TYPES, None);
         assert_eq!(given.unwrap(), "c7i.large");
     }
 }
