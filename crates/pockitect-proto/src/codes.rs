@@ -40,6 +40,9 @@ pub enum ErrorCode {
     PlanChanged,
     /// A rule of the daemon's policy denies the command (the message names it).
     PolicyDenied,
+    /// The deploy's estimate exceeds the blueprint's `project.budget_usd_month`: nothing was
+    /// done (`--over-budget` deploys anyway).
+    OverBudget,
     /// Anything else: a bug or an environment problem.
     Internal,
 }
@@ -67,9 +70,10 @@ impl ErrorCode {
             ErrorCode::Locked => exit::LOCKED,
             ErrorCode::Cancelled => exit::CANCELLED,
             ErrorCode::AccessDenied | ErrorCode::Aws => exit::AWS,
-            ErrorCode::ApprovalRequired | ErrorCode::PlanChanged | ErrorCode::PolicyDenied => {
-                exit::REFUSED
-            }
+            ErrorCode::ApprovalRequired
+            | ErrorCode::PlanChanged
+            | ErrorCode::PolicyDenied
+            | ErrorCode::OverBudget => exit::REFUSED,
             ErrorCode::Interrupted | ErrorCode::RedisStateLost | ErrorCode::Internal => {
                 exit::FAILURE
             }
@@ -108,8 +112,8 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 9;
     /// AWS refused or failed.
     pub const AWS: i32 = 10;
-    /// The daemon refused the command: its policy denies it, it needs an approved plan, or the
-    /// plan changed since it was confirmed.
+    /// The daemon refused the command: its policy denies it, it needs an approved plan, the
+    /// plan changed since it was confirmed, or a deploy would exceed the project's budget.
     pub const REFUSED: i32 = 11;
     /// The user pressed Ctrl-C while following a request (128 + SIGINT, as shells report);
     /// the request itself goes on.

@@ -86,6 +86,10 @@ pub struct DeployArgs {
     pub target: BlueprintRef,
     #[serde(default)]
     pub rollback_on_failure: bool,
+    /// Deploy even when the estimate exceeds the blueprint's `project.budget_usd_month` (the
+    /// events say so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub over_budget: bool,
 }
 
 /// [`DeployArgs`] as read off the wire: the same fields, side by side. Read through a
@@ -100,6 +104,8 @@ struct DeployWire {
     blueprint: Option<Value>,
     #[serde(default)]
     rollback_on_failure: bool,
+    #[serde(default)]
+    over_budget: bool,
 }
 
 impl From<DeployWire> for DeployArgs {
@@ -110,6 +116,7 @@ impl From<DeployWire> for DeployArgs {
                 blueprint: w.blueprint,
             },
             rollback_on_failure: w.rollback_on_failure,
+            over_budget: w.over_budget,
         }
     }
 }
@@ -432,6 +439,7 @@ mod tests {
                     blueprint: None,
                 },
                 rollback_on_failure: true,
+                over_budget: true,
             }),
             Command::Power(PowerArgs {
                 project: "blog".into(),

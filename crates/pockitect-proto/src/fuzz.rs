@@ -35,6 +35,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "dry_run",
     "delay_ms",
     "rollback_on_failure",
+    "over_budget",
     "name",
     "slug",
     "network",
@@ -278,12 +279,18 @@ pub fn command() -> impl Strategy<Value = Command> {
         any::<u64>().prop_map(|delay_ms| Command::Ping(PingArgs { delay_ms })),
         (opt(project()), opt(inline_blueprint()))
             .prop_map(|(project, blueprint)| Command::Plan(BlueprintRef { project, blueprint })),
-        (opt(project()), opt(inline_blueprint()), any::<bool>()).prop_map(
-            |(project, blueprint, rollback_on_failure)| Command::Deploy(DeployArgs {
-                target: BlueprintRef { project, blueprint },
-                rollback_on_failure,
-            })
-        ),
+        (
+            opt(project()),
+            opt(inline_blueprint()),
+            any::<(bool, bool)>()
+        )
+            .prop_map(|(project, blueprint, (rollback_on_failure, over_budget))| {
+                Command::Deploy(DeployArgs {
+                    target: BlueprintRef { project, blueprint },
+                    rollback_on_failure,
+                    over_budget,
+                })
+            }),
         (project(), any::<(bool, bool)>()).prop_map(|(project, (start, dry_run))| {
             Command::Power(PowerArgs {
                 project,

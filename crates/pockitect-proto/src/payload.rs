@@ -66,7 +66,7 @@ pub struct CancelRequested {
 }
 
 /// `plan`: what a deploy would do, and the blueprint's warnings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanReady {
     pub plan: Plan,
     #[serde(default)]
@@ -74,6 +74,12 @@ pub struct PlanReady {
     /// The digest to send with the deploy when the daemon's policy wants it approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_digest: Option<PlanDigest>,
+    /// What the project would cost a month, with where the prices come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::cost::Estimate>,
+    /// The blueprint's `project.budget_usd_month`, when it sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd_month: Option<f64>,
 }
 
 /// `deploy_complete`.

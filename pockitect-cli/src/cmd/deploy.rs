@@ -7,6 +7,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use pockitect_blueprint::{Blueprint, ProjectStore, check};
 use pockitect_bus::Bus;
+use pockitect_proto::cost::Estimate;
 use pockitect_proto::deploy::{Outputs, StepState};
 use pockitect_proto::payload::PlanReady;
 use pockitect_proto::{
@@ -42,6 +43,9 @@ pub struct DeployArgs {
     /// Run even where a rule of the daemon's policy denies it (recorded in the audit trail).
     #[arg(long)]
     pub override_policy: bool,
+    /// Deploy even when the estimate exceeds the blueprint's project.budget_usd_month.
+    #[arg(long)]
+    pub over_budget: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,7 +108,15 @@ pub async fn plan(g: &Global, a: PlanArgs) -> Result<i32, CliError> {
 }
 
 /// The plan as a table: each resource, what the deploy does to it, the id found, and why.
-fn print_plan(PlanReady { plan, warnings, .. }: &PlanReady) {
+fn print_plan(
+    PlanReady {
+        plan,
+        warnings,
+        estimate,
+        budget_usd_month,
+        ..
+    }: &PlanReady,
+) {
     let rows: Vec<Vec<String>> = plan
         .resources
         .iter()
@@ -125,10 +137,90 @@ fn print_plan(PlanReady { plan, warnings, .. }: &PlanReady) {
     for w in warnings {
         eprintln!("warning: {w}");
     }
+    if let Some(e) = estimate {
+        out!("");
+        print_estimate(e, *budget_usd_month);
+    }
+}
+
+/// The monthly estimate: each charged line (free ones summed up), the total, the budget, and
+/// where the prices come from.
+fn print_estimate(e: &Estimate, budget: Option<f64>) {
+    let money = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("${v:.2}"));
+    let rows: Vec<Vec<String>> = e
+        .lines
+        .iter()
+        .filter(|l| !l.free)
+        .map(|l| {
+            let mut flags = String::new();
+            if l.minimum {
+                flags.push_str(" at least");
+            }
+            if l.derived {
+                flags.push_str(" ~derived");
+            }
+            vec![
+                l.resource.to_string(),
+                l.item.clone(),
+                format!("{} {}", l.quantity, l.unit),
+                money(l.monthly_usd),
+                flags.trim().to_owned(),
+            ]
+        })
+        .collect();
+    let free: Vec<String> = e
+        .lines
+        .iter()
+        .filter(|l| l.free)
+        .map(|l| l.resource.to_string())
+        .collect();
+    out!(
+        "Estimate for '{}' in {} (USD a month):",
+        e.project,
+        e.region
+    );
+    output::table(&["resource", "item", "quantity", "month", ""], &rows);
+    if !free.is_empty() {
+        out!("free: {}", free.join(", "));
+    }
+    let lower = if e.complete { "" } else { " or more" };
+    let over = budget.filter(|b| e.total_usd_month > *b);
+    out!(
+        "total: ${:.2}{lower}{}",
+        e.total_usd_month,
+        match (budget, over) {
+            (Some(b), Some(_)) =>
+                format!(" — OVER the budget of ${b:.2} (project.budget_usd_month)"),
+            (Some(b), None) => format!(" (budget ${b:.2})"),
+            _ => String::new(),
+        }
+    );
+    let from = if e.from_bundled_table {
+        "the price table bundled with Pockitect (the AWS Price List API was not asked)"
+    } else {
+        "the AWS Price List API"
+    };
+    eprintln!(
+        "prices: {from}, as of {}: {}",
+        e.prices_as_of, e.prices_source
+    );
+    for n in &e.notes {
+        eprintln!("note: {n}");
+    }
 }
 
 pub async fn deploy(g: &Global, a: DeployArgs) -> Result<i32, CliError> {
     let (target, local) = target_ref(&a.target)?;
+    // A file over its budget is refused before Redis or AWS is asked (the daemon checks again).
+    if let Some(bp) = &local
+        && !a.over_budget
+    {
+        let e = pockitect_cost::estimate(bp, pockitect_cost::PriceTable::bundled());
+        if let Err(over) = pockitect_cost::check_budget(&e, bp.project.budget_usd_month) {
+            eprintln!("error: {over}");
+            return Ok(exit::REFUSED);
+        }
+    }
     let bus = &crate::connect(g).await?;
     let slug = target.project.clone().unwrap_or_default();
     if !a.yes && !std::io::stdin().is_terminal() {
@@ -161,9 +253,14 @@ pub async fn deploy(g: &Global, a: DeployArgs) -> Result<i32, CliError> {
         print_plan(&ready);
     }
     if !a.yes {
+        let cost = ready
+            .estimate
+            .as_ref()
+            .map(|e| format!(" (about ${:.2} a month)", e.total_usd_month))
+            .unwrap_or_default();
         let ok = dialoguer::Confirm::new()
             .with_prompt(format!(
-                "Deploy '{slug}'? This creates AWS resources that cost money"
+                "Deploy '{slug}'? This creates AWS resources that cost money{cost}"
             ))
             .default(false)
             .interact()
@@ -182,6 +279,7 @@ pub async fn deploy(g: &Global, a: DeployArgs) -> Result<i32, CliError> {
     let cmd = Command::Deploy(WireDeployArgs {
         target,
         rollback_on_failure: a.rollback_on_failure,
+        over_budget: a.over_budget,
     });
     ensure_daemon(g, bus).await?;
     let sent = bus

@@ -85,6 +85,32 @@ fn plan_and_deploy_of_an_invalid_file_report_every_problem_without_redis() {
 }
 
 #[test]
+fn a_file_over_its_budget_is_refused_before_redis_or_aws_with_both_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let over = broken_copy(dir.path(), |bp| {
+        bp["project"]["budget_usd_month"] = 5.into();
+    });
+    let nowhere = format!("redis://127.0.0.1:{}", pockitect_testkit::free_port());
+    pockitect()
+        .args(["--redis-url", &nowhere, "deploy", "--yes"])
+        .arg(&over)
+        .assert()
+        .code(pockitect_proto::exit::REFUSED)
+        .stderr(predicate::str::contains("over its budget of $5.00/month"))
+        .stderr(
+            predicate::str::is_match(r"the estimate of .* is \$[0-9]+\.[0-9]{2}/month").unwrap(),
+        )
+        .stderr(predicate::str::contains("--over-budget"))
+        .stderr(predicate::str::contains("Redis").not());
+    // With --over-budget it goes on, to find no Redis.
+    pockitect()
+        .args(["--redis-url", &nowhere, "deploy", "--yes", "--over-budget"])
+        .arg(&over)
+        .assert()
+        .code(pockitect_proto::exit::UNAVAILABLE);
+}
+
+#[test]
 fn no_redis_fails_fast_with_a_hint() {
     let port = pockitect_testkit::free_port();
     let started = Instant::now();

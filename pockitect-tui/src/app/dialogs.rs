@@ -216,6 +216,7 @@ impl Model {
                         blueprint: None,
                     },
                     rollback_on_failure: false,
+                    over_budget: false,
                 }),
                 format!("deploy of {slug}"),
             ),

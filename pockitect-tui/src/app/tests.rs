@@ -365,7 +365,8 @@ fn deploy_asks_first_then_sends() {
                 project: Some("blog".into()),
                 blueprint: None
             },
-            rollback_on_failure: false
+            rollback_on_failure: false,
+            over_budget: false,
         })
     );
     let r = m.activity.get(id).expect("shown in Activity at once");

@@ -63,12 +63,24 @@ fn load(
 }
 
 /// The request's one validation: every rule offline (a blueprint with errors costs no AWS call,
-/// not even for the catalog), then the rules that depend on what the blueprint's region offers.
-async fn check(daemon: &Daemon, bp: Blueprint) -> Result<Checked, HandlerError> {
+/// not even for the catalog), then `before_aws` (the budget of a deploy), then the rules that
+/// depend on what the blueprint's region offers.
+async fn check(
+    daemon: &Daemon,
+    bp: Blueprint,
+    before_aws: impl FnOnce(&Checked) -> Result<(), HandlerError>,
+) -> Result<Checked, HandlerError> {
     let invalid = |r: Rejected| HandlerError::new(ErrorCode::InvalidBlueprint, r.to_string());
     let checked = pockitect_blueprint::check(bp).map_err(invalid)?;
+    before_aws(&checked)?;
     let offer = crate::catalog::context_for(daemon, checked.blueprint().region()).await;
     checked.against(&offer).map_err(invalid)
+}
+
+/// What the project would cost a month. The bundled price table, dated and sourced, says so in
+/// the estimate (`from_bundled_table`); the AWS Price List API is not asked yet.
+fn estimate(bp: &Blueprint) -> pockitect_cost::Estimate {
+    pockitect_cost::estimate(bp, pockitect_cost::PriceTable::bundled())
 }
 
 fn warnings(checked: &Checked) -> Vec<String> {
@@ -86,15 +98,18 @@ fn engine_error(e: deploy::DeployError) -> HandlerError {
 }
 
 pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, HandlerError> {
-    let checked = check(daemon, load(daemon, &target, false)?).await?;
+    let checked = check(daemon, load(daemon, &target, false)?, |_| Ok(())).await?;
     let plan = deploy::plan(&daemon.aws, &checked)
         .await
         .map_err(engine_error)?;
     let plan_digest = Some(plan.digest());
+    let bp = checked.blueprint();
     Ok(Outcome::success(Event::Plan(PlanReady {
         plan,
         warnings: warnings(&checked),
         plan_digest,
+        estimate: Some(estimate(bp)),
+        budget_usd_month: bp.project.budget_usd_month,
     })))
 }
 
@@ -210,7 +225,32 @@ pub async fn deploy(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
-    let checked = check(daemon, load(daemon, &args.target, true)?).await?;
+    // The budget is checked before any AWS call: an over-budget deploy touches nothing.
+    let mut over = None;
+    let budget = |c: &Checked| {
+        let bp = c.blueprint();
+        match pockitect_cost::check_budget(&estimate(bp), bp.project.budget_usd_month) {
+            Ok(()) => Ok(()),
+            Err(e) if args.over_budget => {
+                over = Some(e);
+                Ok(())
+            }
+            Err(e) => Err(HandlerError::new(ErrorCode::OverBudget, e.to_string())),
+        }
+    };
+    let checked = check(daemon, load(daemon, &args.target, true)?, budget).await?;
+    if let Some(e) = over {
+        events
+            .emit(
+                Event::Progress(pockitect_proto::payload::Progress {
+                    step: 0,
+                    total: 0,
+                    message: format!("deploying over budget, as --over-budget asks: {e}"),
+                }),
+                Status::InProgress,
+            )
+            .await;
+    }
     let warnings = warnings(&checked);
     let slug = checked.blueprint().slug().into_owned();
     let region = checked.blueprint().region().to_owned();

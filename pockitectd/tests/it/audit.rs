@@ -105,6 +105,7 @@ fn deploy_cmd(doc: &Value) -> Command {
             blueprint: Some(doc.clone()),
         },
         rollback_on_failure: false,
+        over_budget: false,
     })
 }
 

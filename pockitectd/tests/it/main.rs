@@ -1,6 +1,7 @@
 //! The daemon driven in-process through `run`, against a real redis-server and moto_server.
 
 mod audit;
+mod cost;
 mod refresh;
 mod requests;
 mod restart;

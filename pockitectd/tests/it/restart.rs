@@ -33,6 +33,7 @@ async fn send_deploy(h: &Harness, doc: &Value) -> RequestId {
             blueprint: Some(doc.clone()),
         },
         rollback_on_failure: false,
+        over_budget: false,
     });
     // Retried: right after a restart the shared connection reconnects on its first command.
     eventually("the deploy sent", Duration::from_secs(10), || {
