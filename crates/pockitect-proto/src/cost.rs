@@ -1,9 +1,10 @@
-//! A project's monthly cost estimate, as the daemon sends it in a plan and clients show it
-//! (`pockitect plan`, the deploy confirmation, the TUI project detail). `pockitect_cost`
-//! computes it from a blueprint and a price table; this module only carries it.
+//! What things cost, as the daemon sends it and clients show it: a project's monthly estimate
+//! ([`Estimate`]: `pockitect plan`, the deploy confirmation, the TUI project detail) and what the
+//! scanned estate pays for while idle ([`WasteReport`]: `pockitect waste`). `pockitect_cost`
+//! computes both from a blueprint or a scan and a price table; this module only carries them.
 //!
-//! Money is in US dollars as `f64`. Each line's `monthly_usd` is rounded to the cent, and
-//! `total_usd_month` is the sum of the rounded lines, so a table of the lines adds up to its
+//! Money is in US dollars as `f64`. Each line's (item's) `monthly_usd` is rounded to the cent,
+//! and `total_usd_month` is the sum of the rounded lines, so a table of the lines adds up to its
 //! total. A month is [`HOURS_PER_MONTH`] hours, as AWS's own calculator counts it.
 
 use std::fmt;
@@ -11,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::deploy::Resource;
+use crate::{ResourceType, TerminateTarget};
 
 /// Hours in the month an estimate prices (AWS's convention: 365 × 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
@@ -96,6 +98,117 @@ impl fmt::Display for Unit {
     }
 }
 
+/// What the scanned estate pays for while idle: stopped instances' volumes, unattached volumes,
+/// unassociated Elastic IPs, NAT gateways nothing uses, stopped databases.
+///
+/// `items` is what a cleanup deletes: serialised alone it is a JSON array of objects with `id`,
+/// `type` and `region`, which `pockitect terminate --from-json -` reads (the other fields are
+/// ignored there). Resources tagged `pockitect:protect=true` are never in `items`: terminate
+/// would refuse them, so they are listed apart in `protected` and left out of the total.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WasteReport {
+    /// What is paid for and idle, by kind (in [`WasteKind`]'s order), then account, region
+    /// and id.
+    pub items: Vec<WasteItem>,
+    /// Idle too, but tagged `pockitect:protect=true`: shown, never offered for cleanup.
+    #[serde(default)]
+    pub protected: Vec<WasteItem>,
+    /// Sum of the priced items' `monthly_usd` (not `protected`; unpriced items count as
+    /// nothing: see `complete`).
+    pub total_usd_month: f64,
+    /// False when some item could not be priced (`monthly_usd` null): the total is then a
+    /// lower bound.
+    pub complete: bool,
+    /// Always `USD` for AWS list prices.
+    pub currency: String,
+    /// Where the prices come from (the AWS Price List API, or the bundled table's source).
+    pub prices_source: String,
+    /// The date of the prices (`YYYY-MM-DD` or `YYYY-MM`).
+    pub prices_as_of: String,
+    /// True when the prices come from the table bundled in Pockitect, not a live query.
+    pub from_bundled_table: bool,
+    /// What a reader needs to trust the list: what the scan cannot see, derivations, gaps.
+    pub notes: Vec<String>,
+}
+
+/// One resource paid for and idle. Its `id`, `type` and `region` address it the way the
+/// scanner reported it, so a list of items reads as a list of [`TerminateTarget`]s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WasteItem {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: ResourceType,
+    pub region: String,
+    /// The account the scan found it in; empty when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub account: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The project it is tagged for (`pockitect:project`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Why it counts as waste.
+    pub waste: WasteKind,
+    /// What is paid for, for a person: `unattached 100 GB gp3 volume`.
+    pub reason: String,
+    /// What it costs a month while idle, rounded to the cent; null when no price is known.
+    pub monthly_usd: Option<f64>,
+    /// Some unit price in the figure was derived (a regional factor), not listed.
+    pub derived: bool,
+    /// The real charge is at least `monthly_usd` (provisioned IOPS, data processed).
+    #[serde(default)]
+    pub minimum: bool,
+    /// What the figure leaves out or assumes, when that is not obvious.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl WasteItem {
+    /// How `terminate` addresses it.
+    pub fn target(&self) -> TerminateTarget {
+        TerminateTarget {
+            id: self.id.clone(),
+            kind: self.kind,
+            region: self.region.clone(),
+        }
+    }
+}
+
+/// The kinds of waste, in the order a report lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WasteKind {
+    /// An EC2 instance in state `stopped`: no instance hours, but its volumes (and an Elastic
+    /// IP on it) are still billed.
+    StoppedInstance,
+    /// An EBS volume in state `available` (attached to nothing).
+    UnattachedVolume,
+    /// An Elastic IP associated with nothing: the public IPv4 charge runs regardless.
+    UnassociatedElasticIp,
+    /// A NAT gateway no route or no running instance uses: billed by the hour regardless.
+    IdleNatGateway,
+    /// An RDS instance in state `stopped`: no instance hours, but its storage is billed.
+    StoppedDatabase,
+}
+
+impl WasteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WasteKind::StoppedInstance => "stopped_instance",
+            WasteKind::UnattachedVolume => "unattached_volume",
+            WasteKind::UnassociatedElasticIp => "unassociated_elastic_ip",
+            WasteKind::IdleNatGateway => "idle_nat_gateway",
+            WasteKind::StoppedDatabase => "stopped_database",
+        }
+    }
+}
+
+impl fmt::Display for WasteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +263,45 @@ mod tests {
         assert_eq!(back, estimate);
         assert!(!back.has_derived());
         assert_eq!(Unit::GbMonth.to_string(), "GB-month");
+    }
+
+    #[test]
+    fn waste_items_read_as_terminate_targets() {
+        let item = WasteItem {
+            id: "vol-0abc".into(),
+            kind: ResourceType::EbsVolume,
+            region: "eu-west-1".into(),
+            account: String::new(),
+            name: None,
+            project: Some("blog".into()),
+            waste: WasteKind::UnattachedVolume,
+            reason: "unattached 100 GB gp3 volume".into(),
+            monthly_usd: None,
+            derived: true,
+            minimum: false,
+            note: None,
+        };
+        let report = WasteReport {
+            items: vec![item.clone()],
+            protected: vec![],
+            total_usd_month: 0.0,
+            complete: false,
+            currency: "USD".into(),
+            prices_source: "test".into(),
+            prices_as_of: "2025-01".into(),
+            from_bundled_table: true,
+            notes: vec![],
+        };
+        let value = serde_json::to_value(&report).unwrap();
+        let first = &value["items"][0];
+        assert_eq!(first["type"], json!("ebs_volume"));
+        assert_eq!(first["waste"], json!("unattached_volume"));
+        assert_eq!(first["monthly_usd"], json!(null));
+        assert!(first.get("account").is_none() && first.get("note").is_none());
+        let targets: Vec<TerminateTarget> = serde_json::from_value(value["items"].clone()).unwrap();
+        assert_eq!(targets, vec![item.target()]);
+        let back: WasteReport = serde_json::from_value(value).unwrap();
+        assert_eq!(back, report);
+        assert_eq!(WasteKind::IdleNatGateway.to_string(), "idle_nat_gateway");
     }
 }
