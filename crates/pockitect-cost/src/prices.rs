@@ -287,7 +287,8 @@ impl PriceTable {
         })
     }
 
-    /// EBS volume storage (`gp3`, `gp2`), USD per GB-month.
+    /// EBS volume storage (`gp3`, `gp2`, `io1`, `io2`, `st1`, `sc1`, `standard`), USD per
+    /// GB-month: storage only (provisioned IOPS and throughput are billed on top).
     pub fn ebs_gb_month(&self, region: &str, volume_type: &str) -> Option<Price> {
         self.lookup(region, |p| p.ebs_gb_month.get(volume_type).copied())
     }
@@ -426,6 +427,11 @@ mod tests {
             for (what, p) in [
                 ("ebs gp3", t.ebs_gb_month(region, "gp3")),
                 ("ebs gp2", t.ebs_gb_month(region, "gp2")),
+                ("ebs io1", t.ebs_gb_month(region, "io1")),
+                ("ebs io2", t.ebs_gb_month(region, "io2")),
+                ("ebs st1", t.ebs_gb_month(region, "st1")),
+                ("ebs sc1", t.ebs_gb_month(region, "sc1")),
+                ("ebs standard", t.ebs_gb_month(region, "standard")),
                 ("rds gp2", t.rds_storage_gb_month(region, "gp2")),
                 ("rds gp3", t.rds_storage_gb_month(region, "gp3")),
                 ("nat", t.nat_gateway_hourly(region)),
