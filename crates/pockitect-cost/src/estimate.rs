@@ -379,7 +379,7 @@ impl Builder<'_> {
 }
 
 /// Rounded to the cent.
-fn cents(usd: f64) -> f64 {
+pub(crate) fn cents(usd: f64) -> f64 {
     (usd * 100.0).round() / 100.0
 }
 

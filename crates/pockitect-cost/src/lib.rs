@@ -1,5 +1,6 @@
 //! What a Pockitect project will cost a month, before it is deployed: a pure estimate of a
-//! blueprint against a price table, and the budget check a deploy runs before any AWS call. No
+//! blueprint against a price table, and the budget check a deploy runs before any AWS call.
+//! And what the scanned estate pays for while idle ([`find_waste`], for `pockitect waste`). No
 //! I/O and no AWS SDK: the daemon brings live prices (AWS Price List API) when it has them, and
 //! [`PriceTable::bundled`] is the dated table shipped in the crate for when it does not.
 //!
@@ -17,17 +18,21 @@
 //! assert!(refused.to_string().contains("over its budget of $5.00/month"));
 //! ```
 //!
-//! The wire types ([`Estimate`], [`EstimateLine`]) live in `pockitect_proto::cost`, so clients
-//! read them without this crate.
+//! The wire types ([`Estimate`], [`EstimateLine`], [`WasteReport`], [`WasteItem`]) live in
+//! `pockitect_proto::cost`, so clients read them without this crate.
 
 mod budget;
 mod estimate;
 mod prices;
+mod waste;
 
 pub use budget::{OverBudget, check_budget};
 pub use estimate::estimate;
-pub use pockitect_proto::cost::{Estimate, EstimateLine, HOURS_PER_MONTH, Unit};
+pub use pockitect_proto::cost::{
+    Estimate, EstimateLine, HOURS_PER_MONTH, Unit, WasteItem, WasteKind, WasteReport,
+};
 pub use prices::{Price, PriceTable};
+pub use waste::find_waste;
 
 /// A price table that cannot be used.
 #[derive(Debug, thiserror::Error)]
