@@ -24,6 +24,18 @@ pub enum Command {
     Refresh(RefreshArgs),
     Catalog(CatalogArgs),
     History(HistoryArgs),
+    Waste(WasteArgs),
+}
+
+/// `waste`: what the last scan shows paid for and idle, priced (no AWS call: it reads the
+/// daemon's estate). Every region and project unless narrowed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasteArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 /// `catalog`: what `region` offers (enabled regions, instance types, DB classes per engine,
@@ -229,7 +241,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -246,6 +258,7 @@ impl Command {
         "refresh",
         "catalog",
         "history",
+        "waste",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -267,6 +280,7 @@ impl Command {
             "refresh" => Command::Refresh(parse_data(kind, data)?),
             "catalog" => Command::Catalog(parse_data(kind, data)?),
             "history" => Command::History(parse_data(kind, data)?),
+            "waste" => Command::Waste(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -290,6 +304,7 @@ impl Command {
             Command::Refresh(_) => "refresh",
             Command::Catalog(_) => "catalog",
             Command::History(_) => "history",
+            Command::Waste(_) => "waste",
         }
     }
 
@@ -310,6 +325,7 @@ impl Command {
             Command::Refresh(a) => serde_json::to_value(a),
             Command::Catalog(a) => serde_json::to_value(a),
             Command::History(a) => serde_json::to_value(a),
+            Command::Waste(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -347,6 +363,7 @@ impl Command {
                 | "cancel"
                 | "catalog"
                 | "history"
+                | "waste"
         )
     }
 }
@@ -466,6 +483,10 @@ mod tests {
                 project: Some("blog".into()),
                 action: Some(crate::audit::TouchAction::Deleted),
                 ..Default::default()
+            }),
+            Command::Waste(WasteArgs {
+                region: Some("eu-west-1".into()),
+                project: None,
             }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());

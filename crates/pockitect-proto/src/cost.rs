@@ -131,6 +131,30 @@ pub struct WasteReport {
     pub notes: Vec<String>,
 }
 
+impl WasteReport {
+    /// Keeps only what is in `region` and tagged for `project` (each when given), with the
+    /// total and completeness of what is left.
+    pub fn narrow(&mut self, region: Option<&str>, project: Option<&str>) {
+        if region.is_none() && project.is_none() {
+            return;
+        }
+        let keep = |i: &WasteItem| {
+            region.is_none_or(|r| i.region == r)
+                && project.is_none_or(|p| i.project.as_deref() == Some(p))
+        };
+        self.items.retain(keep);
+        self.protected.retain(keep);
+        let cents: f64 = self
+            .items
+            .iter()
+            .filter_map(|i| i.monthly_usd)
+            .map(|v| (v * 100.0).round())
+            .sum();
+        self.total_usd_month = cents / 100.0;
+        self.complete = self.items.iter().all(|i| i.monthly_usd.is_some());
+    }
+}
+
 /// One resource paid for and idle. Its `id`, `type` and `region` address it the way the
 /// scanner reported it, so a list of items reads as a list of [`TerminateTarget`]s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

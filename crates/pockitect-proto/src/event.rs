@@ -54,6 +54,8 @@ pub mod event_type {
     pub const REFRESH_COMPLETE: &str = "refresh_complete";
     /// Answer to `history`: audit entries, newest first.
     pub const HISTORY: &str = "history";
+    /// Answer to `waste`: what the last scan shows paid for and idle.
+    pub const WASTE: &str = "waste";
 
     /// The command whose request publishes events of type `kind`, when only one does (a client
     /// that missed a request's `accepted` still names it). `terminate_progress` is both
@@ -76,6 +78,7 @@ pub mod event_type {
             DESTROY_COMPLETE => "destroy",
             RESOURCE_CHANGED | REFRESH_COMPLETE => "refresh",
             HISTORY => "history",
+            WASTE => "waste",
             _ => return None,
         })
     }
@@ -123,6 +126,7 @@ pub enum Event {
     ResourceChanged(ResourceChange),
     RefreshComplete(RefreshComplete),
     History(crate::audit::History),
+    Waste(crate::cost::WasteReport),
 }
 
 /// `projects`: every project of the store.
@@ -173,6 +177,7 @@ impl Event {
             Event::ResourceChanged(_) => event_type::RESOURCE_CHANGED,
             Event::RefreshComplete(_) => event_type::REFRESH_COMPLETE,
             Event::History(_) => event_type::HISTORY,
+            Event::Waste(_) => event_type::WASTE,
         }
     }
 
@@ -216,7 +221,8 @@ impl Event {
             | Event::DaemonInfo(_)
             | Event::Catalog(_)
             | Event::Plan(_)
-            | Event::History(_) => return None,
+            | Event::History(_)
+            | Event::Waste(_) => return None,
         })
     }
 

@@ -328,6 +328,8 @@ pub fn command() -> impl Strategy<Value = Command> {
         ),
         opt(project()).prop_map(|project| Command::Refresh(RefreshArgs { project })),
         region().prop_map(|region| Command::Catalog(CatalogArgs { region })),
+        (opt(region()), opt(project()))
+            .prop_map(|(region, project)| Command::Waste(WasteArgs { region, project })),
         (opt(project()), opt(text()), any::<Option<u16>>()).prop_map(
             |(project, command, limit)| Command::History(crate::HistoryArgs {
                 project,

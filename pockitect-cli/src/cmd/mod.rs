@@ -12,4 +12,5 @@ pub mod resources;
 pub mod scan;
 pub mod secrets;
 pub mod validate;
+pub mod waste;
 pub mod watch;

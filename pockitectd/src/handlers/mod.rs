@@ -1,6 +1,7 @@
 //! Command handlers: plain async functions from a command to an outcome, reporting progress
 //! through [`Events`]. They know nothing of streams, leases or acknowledgements.
 
+mod cost;
 mod deploy;
 mod info;
 mod operate;
@@ -91,6 +92,7 @@ pub async fn handle(
             policy::authorize(daemon, events, Ask::unplanned(Act::Refresh)).await?;
             refresh::refresh(args, daemon, events, cancel).await
         }
+        Command::Waste(args) => cost::waste(args, daemon),
         Command::History(args) => {
             let history = daemon.bus.history(&args).await.map_err(|e| {
                 HandlerError::new(

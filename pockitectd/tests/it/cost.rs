@@ -98,3 +98,115 @@ async fn a_plan_carries_the_estimate_and_a_deploy_over_budget_touches_nothing() 
     .await;
     assert!(said.message().unwrap().contains("$10.00/month"), "{said:?}");
 }
+
+/// One idle resource of each kind in moto, beside the same kinds in use; after a scan, `waste`
+/// lists exactly the idle ones, priced, and its items read as terminate targets.
+#[tokio::test]
+async fn waste_lists_one_idle_resource_of_each_kind_and_nothing_in_use() {
+    let h = Harness::start(2).await;
+    let script = format!(
+        r#"
+import boto3, json
+kw = dict(region_name='eu-west-1', endpoint_url='{endpoint}', aws_access_key_id='testing', aws_secret_access_key='testing')
+ec2 = boto3.client('ec2', **kw)
+rds = boto3.client('rds', **kw)
+ami = ec2.describe_images()['Images'][0]['ImageId']
+run = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType='t3.micro')['Instances'][0]['InstanceId']
+stop = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, InstanceType='t3.micro')['Instances'][0]['InstanceId']
+ec2.stop_instances(InstanceIds=[stop])
+vol = ec2.create_volume(AvailabilityZone='eu-west-1a', Size=100, VolumeType='gp3')['VolumeId']
+used = ec2.create_volume(AvailabilityZone='eu-west-1a', Size=8, VolumeType='gp3')['VolumeId']
+ec2.attach_volume(VolumeId=used, InstanceId=run, Device='/dev/sdf')
+free_ip = ec2.allocate_address(Domain='vpc')['AllocationId']
+used_ip = ec2.allocate_address(Domain='vpc')['AllocationId']
+ec2.associate_address(AllocationId=used_ip, InstanceId=run)
+vpc = ec2.create_vpc(CidrBlock='10.9.0.0/16')['Vpc']['VpcId']
+subnet = ec2.create_subnet(VpcId=vpc, CidrBlock='10.9.1.0/24')['Subnet']['SubnetId']
+nat_ip = ec2.allocate_address(Domain='vpc')['AllocationId']
+nat = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=nat_ip)['NatGateway']['NatGatewayId']
+rds.create_db_instance(DBInstanceIdentifier='idle-db', DBInstanceClass='db.t3.micro', Engine='postgres',
+                       MasterUsername='app', MasterUserPassword='not-a-secret-1', AllocatedStorage=20)
+rds.create_db_instance(DBInstanceIdentifier='busy-db', DBInstanceClass='db.t3.micro', Engine='postgres',
+                       MasterUsername='app', MasterUserPassword='not-a-secret-1', AllocatedStorage=20)
+rds.stop_db_instance(DBInstanceIdentifier='idle-db')
+print(json.dumps({{'idle': [stop, vol, free_ip, nat, 'idle-db'], 'busy': [run, used, used_ip, 'busy-db']}}))
+"#,
+        endpoint = h.moto.endpoint()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids = |k: &str| -> std::collections::BTreeSet<String> {
+        made[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let scan = h
+        .bus
+        .send(&Command::Scan(pockitect_proto::ScanArgs {
+            regions: Some(vec!["eu-west-1".into()]),
+            types: None,
+        }))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &scan.request_id, WITHIN).await;
+    assert!(t.is_terminal() && t.status != Some(Status::Error), "{t:?}");
+
+    let asked = h
+        .bus
+        .send(&Command::Waste(pockitect_proto::WasteArgs::default()))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &asked.request_id, WITHIN).await;
+    let t = h.bus.answer(t).await.unwrap();
+    let Ok(Event::Waste(report)) = t.decode() else {
+        panic!("a waste report: {t:?}")
+    };
+    let flagged: std::collections::BTreeSet<String> =
+        report.items.iter().map(|i| i.id.clone()).collect();
+    assert_eq!(flagged, ids("idle"), "{report:#?}");
+    assert!(flagged.is_disjoint(&ids("busy")));
+    let volume = report
+        .items
+        .iter()
+        .find(|i| i.id.starts_with("vol-"))
+        .unwrap();
+    // 100 GB of gp3 at $0.08 per GB-month in us-east-1, derived for eu-west-1.
+    assert!(
+        volume.monthly_usd.is_some_and(|v| v > 7.0 && v < 10.0),
+        "{volume:?}"
+    );
+    assert!(report.total_usd_month > 0.0);
+    assert!(report.from_bundled_table);
+    // The items are what `terminate --from-json -` reads.
+    let targets: Vec<pockitect_proto::TerminateTarget> =
+        serde_json::from_value(serde_json::to_value(&report.items).unwrap()).unwrap();
+    assert_eq!(targets.len(), 5);
+
+    // Narrowed to a region with nothing in it.
+    let asked = h
+        .bus
+        .send(&Command::Waste(pockitect_proto::WasteArgs {
+            region: Some("us-east-2".into()),
+            project: None,
+        }))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &asked.request_id, WITHIN).await;
+    let t = h.bus.answer(t).await.unwrap();
+    let Ok(Event::Waste(report)) = t.decode() else {
+        panic!("a waste report: {t:?}")
+    };
+    assert!(report.items.is_empty() && report.total_usd_month == 0.0);
+}

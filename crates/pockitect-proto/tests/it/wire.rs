@@ -565,6 +565,33 @@ fn events() -> Vec<(Event, Status)> {
             }),
             Success,
         ),
+        (
+            Event::Waste(pockitect_proto::cost::WasteReport {
+                items: vec![pockitect_proto::cost::WasteItem {
+                    id: "vol-0abc".into(),
+                    kind: ResourceType::EbsVolume,
+                    region: "us-east-1".into(),
+                    account: "123456789012".into(),
+                    name: None,
+                    project: Some("blog".into()),
+                    waste: pockitect_proto::cost::WasteKind::UnattachedVolume,
+                    reason: "unattached 100 GB gp3 volume".into(),
+                    monthly_usd: Some(8.0),
+                    derived: false,
+                    minimum: false,
+                    note: None,
+                }],
+                protected: vec![],
+                total_usd_month: 8.0,
+                complete: true,
+                currency: "USD".into(),
+                prices_source: "AWS public list prices, transcribed by hand".into(),
+                prices_as_of: "2025-01".into(),
+                from_bundled_table: true,
+                notes: vec!["load balancers are not part of the scan".into()],
+            }),
+            Success,
+        ),
     ]
 }
 
@@ -601,9 +628,10 @@ fn variant(e: &Event) -> usize {
         Event::ResourceChanged(_) => 26,
         Event::RefreshComplete(_) => 27,
         Event::History(_) => 28,
+        Event::Waste(_) => 29,
     }
 }
-const EVENT_VARIANTS: usize = 29;
+const EVENT_VARIANTS: usize = 30;
 
 fn envelope(e: Event, status: Status) -> Envelope {
     let mut env = Envelope::of(e, Some(rid()), Some("blog".into()), status);
@@ -736,6 +764,10 @@ fn commands() -> Vec<Command> {
             action: Some(TouchAction::Deleted),
             limit: Some(20),
         }),
+        Command::Waste(WasteArgs {
+            region: Some("us-east-1".into()),
+            project: Some("blog".into()),
+        }),
     ]
 }
 
@@ -757,9 +789,10 @@ fn command_variant(c: &Command) -> usize {
         Command::Refresh(_) => 13,
         Command::Catalog(_) => 14,
         Command::History(_) => 15,
+        Command::Waste(_) => 16,
     }
 }
-const COMMAND_VARIANTS: usize = 16;
+const COMMAND_VARIANTS: usize = 17;
 
 #[test]
 fn every_command_is_pinned_and_parses_to_itself() {
