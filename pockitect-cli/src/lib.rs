@@ -105,6 +105,9 @@ pub enum Commands {
     /// What the daemons did, newest first: who asked, how it ended, which resources it
     /// created, changed, started, stopped or deleted (the audit trail).
     History(cmd::history::HistoryArgs),
+    /// What each project actually cost (Cost Explorer, by the pockitect:project tag), month to
+    /// date and last month, beside its estimate and budget.
+    Cost(cmd::cost::CostArgs),
     /// What the last scan shows paid for and idle (stopped instances' volumes, unattached
     /// volumes, unassociated Elastic IPs, idle NAT gateways, stopped databases), priced.
     Waste(cmd::waste::WasteArgs),
@@ -159,6 +162,7 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
         Commands::Destroy(a) => cmd::operate::destroy(g, bus, a).await,
         Commands::History(a) => cmd::history::run(g, bus, a).await,
         Commands::Waste(a) => cmd::waste::run(g, bus, a).await,
+        Commands::Cost(a) => cmd::cost::run(g, bus, a).await,
         Commands::Validate(_)
         | Commands::New(_)
         | Commands::Plan(_)

@@ -12,6 +12,7 @@ pub mod ownership;
 pub mod power;
 pub mod refresh;
 pub mod scan;
+pub mod spend;
 pub mod terminate;
 
 pub use clients::{Aws, AwsSettings, Identity, StaticCredentials};

@@ -25,6 +25,16 @@ pub enum Command {
     Catalog(CatalogArgs),
     History(HistoryArgs),
     Waste(WasteArgs),
+    Cost(CostArgs),
+}
+
+/// `cost`: what the account actually paid per project (Cost Explorer), month to date and last
+/// month, against each project's estimate and budget. One project when given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostArgs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 /// `waste`: what the last scan shows paid for and idle, priced (no AWS call: it reads the
@@ -241,7 +251,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 18] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -259,6 +269,7 @@ impl Command {
         "catalog",
         "history",
         "waste",
+        "cost",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -281,6 +292,7 @@ impl Command {
             "catalog" => Command::Catalog(parse_data(kind, data)?),
             "history" => Command::History(parse_data(kind, data)?),
             "waste" => Command::Waste(parse_data(kind, data)?),
+            "cost" => Command::Cost(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -305,6 +317,7 @@ impl Command {
             Command::Catalog(_) => "catalog",
             Command::History(_) => "history",
             Command::Waste(_) => "waste",
+            Command::Cost(_) => "cost",
         }
     }
 
@@ -326,6 +339,7 @@ impl Command {
             Command::Catalog(a) => serde_json::to_value(a),
             Command::History(a) => serde_json::to_value(a),
             Command::Waste(a) => serde_json::to_value(a),
+            Command::Cost(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -487,6 +501,9 @@ mod tests {
             Command::Waste(WasteArgs {
                 region: Some("eu-west-1".into()),
                 project: None,
+            }),
+            Command::Cost(CostArgs {
+                project: Some("blog".into()),
             }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());

@@ -329,3 +329,47 @@ mod tests {
         assert_eq!(WasteKind::IdleNatGateway.to_string(), "idle_nat_gateway");
     }
 }
+
+/// What one period cost, from Cost Explorer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodSpend {
+    /// First day (`YYYY-MM-DD`), included.
+    pub start: String,
+    /// Last day, excluded (as Cost Explorer counts).
+    pub end: String,
+    /// Everything the account paid in the period.
+    pub total_usd: f64,
+    /// What carries no `pockitect:project` tag (other workloads, or the tag not activated).
+    pub untagged_usd: f64,
+    /// AWS says the figures may still change (the period is not closed).
+    pub estimated: bool,
+}
+
+/// One project's spend against its estimate and budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectCost {
+    pub project: String,
+    pub month_to_date_usd: f64,
+    pub last_month_usd: f64,
+    /// The blueprint's estimate a month, when the project is in the daemon's store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_usd_month: Option<f64>,
+    /// The blueprint's `project.budget_usd_month`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd_month: Option<f64>,
+}
+
+/// `cost`: actual spend per project (Cost Explorer, grouped by the `pockitect:project` cost
+/// allocation tag), month to date and last month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostReport {
+    pub month_to_date: PeriodSpend,
+    pub last_month: PeriodSpend,
+    /// Every project that cost something or is in the store, by name.
+    pub projects: Vec<ProjectCost>,
+    /// False when the account paid something but none of it carries the tag: the cost
+    /// allocation tag is most likely not activated (the notes say how).
+    pub tag_active: bool,
+    pub currency: String,
+    pub notes: Vec<String>,
+}

@@ -56,6 +56,8 @@ pub mod event_type {
     pub const HISTORY: &str = "history";
     /// Answer to `waste`: what the last scan shows paid for and idle.
     pub const WASTE: &str = "waste";
+    /// Answer to `cost`: actual spend per project.
+    pub const COST: &str = "cost";
 
     /// The command whose request publishes events of type `kind`, when only one does (a client
     /// that missed a request's `accepted` still names it). `terminate_progress` is both
@@ -79,6 +81,7 @@ pub mod event_type {
             RESOURCE_CHANGED | REFRESH_COMPLETE => "refresh",
             HISTORY => "history",
             WASTE => "waste",
+            COST => "cost",
             _ => return None,
         })
     }
@@ -127,6 +130,7 @@ pub enum Event {
     RefreshComplete(RefreshComplete),
     History(crate::audit::History),
     Waste(crate::cost::WasteReport),
+    Cost(crate::cost::CostReport),
 }
 
 /// `projects`: every project of the store.
@@ -178,6 +182,7 @@ impl Event {
             Event::RefreshComplete(_) => event_type::REFRESH_COMPLETE,
             Event::History(_) => event_type::HISTORY,
             Event::Waste(_) => event_type::WASTE,
+            Event::Cost(_) => event_type::COST,
         }
     }
 
@@ -222,7 +227,8 @@ impl Event {
             | Event::Catalog(_)
             | Event::Plan(_)
             | Event::History(_)
-            | Event::Waste(_) => return None,
+            | Event::Waste(_)
+            | Event::Cost(_) => return None,
         })
     }
 

@@ -330,6 +330,7 @@ pub fn command() -> impl Strategy<Value = Command> {
         region().prop_map(|region| Command::Catalog(CatalogArgs { region })),
         (opt(region()), opt(project()))
             .prop_map(|(region, project)| Command::Waste(WasteArgs { region, project })),
+        opt(project()).prop_map(|project| Command::Cost(CostArgs { project })),
         (opt(project()), opt(text()), any::<Option<u16>>()).prop_map(
             |(project, command, limit)| Command::History(crate::HistoryArgs {
                 project,

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod completions;
+pub mod cost;
 pub mod deploy;
 pub mod doctor;
 pub mod history;

@@ -93,6 +93,7 @@ pub async fn handle(
             refresh::refresh(args, daemon, events, cancel).await
         }
         Command::Waste(args) => cost::waste(args, daemon),
+        Command::Cost(args) => cost::spend(args, daemon).await,
         Command::History(args) => {
             let history = daemon.bus.history(&args).await.map_err(|e| {
                 HandlerError::new(

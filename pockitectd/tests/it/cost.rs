@@ -210,3 +210,113 @@ print(json.dumps({{'idle': [stop, vol, free_ip, nat, 'idle-db'], 'busy': [run, u
     };
     assert!(report.items.is_empty() && report.total_usd_month == 0.0);
 }
+
+/// Presets what moto's Cost Explorer answers next (moto tracks no cost: its `/moto-api/` takes
+/// the results a real account would show).
+fn preset_cost_explorer(h: &Harness, result: serde_json::Value) {
+    let body = json!({ "results": [result] }).to_string();
+    let script = format!(
+        "import urllib.request\nr = urllib.request.Request('{}/moto-api/static/ce/cost-and-usage-results', data={body:?}.encode(), method='POST', headers={{'Content-Type': 'application/json'}})\nurllib.request.urlopen(r).read()",
+        h.moto.endpoint()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn cost(h: &Harness, project: Option<&str>) -> pockitect_proto::Envelope {
+    let sent = h
+        .bus
+        .send(&Command::Cost(pockitect_proto::CostArgs {
+            project: project.map(str::to_owned),
+        }))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    h.bus.answer(t).await.unwrap()
+}
+
+fn month(start: &str, end: &str, groups: serde_json::Value) -> serde_json::Value {
+    json!({"TimePeriod": {"Start": start, "End": end}, "Total": {}, "Groups": groups, "Estimated": false})
+}
+
+fn group(tag_value: &str, usd: &str) -> serde_json::Value {
+    json!({"Keys": [format!("pockitect:project${tag_value}")],
+           "Metrics": {"UnblendedCost": {"Amount": usd, "Unit": "USD"}}})
+}
+
+#[tokio::test]
+async fn cost_shows_each_projects_spend_beside_its_estimate_and_budget() {
+    let h = Harness::start(1).await;
+    // A project the store knows, with a budget.
+    let mut doc = blueprint("blog");
+    doc["project"]["budget_usd_month"] = json!(30);
+    std::fs::create_dir_all(&h.settings.projects_dir).unwrap();
+    std::fs::write(
+        h.settings.projects_dir.join("blog.json"),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    preset_cost_explorer(
+        &h,
+        json!({"ResultsByTime": [
+            month("2026-11-01", "2026-12-01", json!([group("blog", "26.50"), group("old-api", "3.25"), group("", "41.00")])),
+            month("2026-12-01", "2026-12-04", json!([group("blog", "2.75"), group("", "4.00")])),
+        ], "DimensionValueAttributes": []}),
+    );
+    let t = cost(&h, None).await;
+    let Ok(Event::Cost(r)) = t.decode() else {
+        panic!("a cost report: {t:?}")
+    };
+    assert!(r.tag_active);
+    let blog = r.projects.iter().find(|p| p.project == "blog").unwrap();
+    assert_eq!(blog.last_month_usd, 26.5);
+    assert_eq!(blog.month_to_date_usd, 2.75);
+    assert_eq!(blog.budget_usd_month, Some(30.0));
+    assert!(
+        blog.estimate_usd_month
+            .is_some_and(|e| (e - 27.32).abs() < 0.005)
+    );
+    let old = r.projects.iter().find(|p| p.project == "old-api").unwrap();
+    assert_eq!((old.last_month_usd, old.estimate_usd_month), (3.25, None));
+    assert_eq!(r.last_month.untagged_usd, 41.0);
+    assert_eq!(r.last_month.total_usd, 70.75);
+    assert_eq!(r.month_to_date.total_usd, 6.75);
+
+    // Cost Explorer answers the same question the same way; one project asked for.
+    let t = cost(&h, Some("blog")).await;
+    let Ok(Event::Cost(r)) = t.decode() else {
+        panic!("a cost report: {t:?}")
+    };
+    assert_eq!(r.projects.len(), 1);
+    let t = cost(&h, Some("nobody")).await;
+    assert_eq!(t.data["code"], json!(ErrorCode::NotFound), "{t:?}");
+}
+
+#[tokio::test]
+async fn cost_says_how_to_activate_the_tag_when_nothing_paid_carries_it() {
+    let h = Harness::start(1).await;
+    preset_cost_explorer(
+        &h,
+        json!({"ResultsByTime": [
+            month("2026-11-01", "2026-12-01", json!([group("", "12.00")])),
+            month("2026-12-01", "2026-12-04", json!([group("", "1.00")])),
+        ], "DimensionValueAttributes": []}),
+    );
+    let t = cost(&h, None).await;
+    let Ok(Event::Cost(r)) = t.decode() else {
+        panic!("a cost report: {t:?}")
+    };
+    assert!(!r.tag_active);
+    assert!(
+        r.notes[0].contains("activate it as a cost allocation tag"),
+        "{r:?}"
+    );
+    assert!(r.notes[0].contains("$13.00"), "{r:?}");
+}

@@ -592,6 +592,35 @@ fn events() -> Vec<(Event, Status)> {
             }),
             Success,
         ),
+        (
+            Event::Cost(pockitect_proto::cost::CostReport {
+                month_to_date: pockitect_proto::cost::PeriodSpend {
+                    start: "2026-12-01".into(),
+                    end: "2026-12-03".into(),
+                    total_usd: 6.75,
+                    untagged_usd: 4.0,
+                    estimated: true,
+                },
+                last_month: pockitect_proto::cost::PeriodSpend {
+                    start: "2026-11-01".into(),
+                    end: "2026-12-01".into(),
+                    total_usd: 67.5,
+                    untagged_usd: 41.0,
+                    estimated: false,
+                },
+                projects: vec![pockitect_proto::cost::ProjectCost {
+                    project: "blog".into(),
+                    month_to_date_usd: 2.75,
+                    last_month_usd: 26.5,
+                    estimate_usd_month: Some(27.32),
+                    budget_usd_month: Some(30.0),
+                }],
+                tag_active: true,
+                currency: "USD".into(),
+                notes: vec!["Cost Explorer charges $0.01 for each request: this was one".into()],
+            }),
+            Success,
+        ),
     ]
 }
 
@@ -629,9 +658,10 @@ fn variant(e: &Event) -> usize {
         Event::RefreshComplete(_) => 27,
         Event::History(_) => 28,
         Event::Waste(_) => 29,
+        Event::Cost(_) => 30,
     }
 }
-const EVENT_VARIANTS: usize = 30;
+const EVENT_VARIANTS: usize = 31;
 
 fn envelope(e: Event, status: Status) -> Envelope {
     let mut env = Envelope::of(e, Some(rid()), Some("blog".into()), status);
@@ -768,6 +798,9 @@ fn commands() -> Vec<Command> {
             region: Some("us-east-1".into()),
             project: Some("blog".into()),
         }),
+        Command::Cost(CostArgs {
+            project: Some("blog".into()),
+        }),
     ]
 }
 
@@ -790,9 +823,10 @@ fn command_variant(c: &Command) -> usize {
         Command::Catalog(_) => 14,
         Command::History(_) => 15,
         Command::Waste(_) => 16,
+        Command::Cost(_) => 17,
     }
 }
-const COMMAND_VARIANTS: usize = 17;
+const COMMAND_VARIANTS: usize = 18;
 
 #[test]
 fn every_command_is_pinned_and_parses_to_itself() {
