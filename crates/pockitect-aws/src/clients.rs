@@ -158,6 +158,14 @@ impl Aws {
         aws_sdk_acm::Client::from_conf(conf)
     }
 
+    /// AWS Budgets: one endpoint, in us-east-1, whatever the home region.
+    pub fn budgets(&self) -> aws_sdk_budgets::Client {
+        let conf = aws_sdk_budgets::config::Builder::from(&self.sdk)
+            .region(Region::new("us-east-1"))
+            .build();
+        aws_sdk_budgets::Client::from_conf(conf)
+    }
+
     /// Cost Explorer: one endpoint, in us-east-1, whatever the home region.
     pub fn cost_explorer(&self) -> aws_sdk_costexplorer::Client {
         let conf = aws_sdk_costexplorer::config::Builder::from(&self.sdk)

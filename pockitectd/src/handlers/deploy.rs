@@ -277,6 +277,10 @@ pub async fn deploy(
     if checked.blueprint().has_db() {
         opts.db_password = Some(db_password(daemon, &checked).await?);
     }
+    let alert = {
+        let p = &checked.blueprint().project;
+        p.budget_usd_month.zip(p.budget_alert_email.clone())
+    };
     let sink = Sink {
         events,
         daemon,
@@ -285,6 +289,13 @@ pub async fn deploy(
     let report = deploy::deploy(&daemon.aws, checked, opts, &sink)
         .await
         .map_err(engine_error)?;
+    let mut warnings = warnings;
+    let budget_note = match alert {
+        Some((limit, email)) if report.outcome != DeployOutcome::RolledBack => {
+            budget_alert(daemon, events, &slug, limit, &email, &mut warnings).await
+        }
+        _ => None,
+    };
     let status = match report.outcome {
         DeployOutcome::Success => Status::Success,
         DeployOutcome::Partial => Status::Partial,
@@ -293,7 +304,7 @@ pub async fn deploy(
     };
     let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
     let message = if errors.is_empty() {
-        format!("deployed '{slug}'")
+        format!("deployed '{slug}'{}", budget_note.unwrap_or_default())
     } else {
         format!(
             "deploy of '{slug}' finished with {} error(s): {}",
@@ -311,4 +322,45 @@ pub async fn deploy(
         }),
         status,
     ))
+}
+
+/// Keeps the project's AWS Budget in line with its blueprint (`project.budget_alert_email`).
+/// A failure is a warning, not a failed deploy: the resources are in place. Returns what the
+/// deploy's message adds.
+async fn budget_alert(
+    daemon: &Daemon,
+    events: &Events,
+    slug: &str,
+    limit: f64,
+    email: &str,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    use pockitect_aws::budget::{self, Ensured};
+    match budget::ensure(&daemon.aws, slug, limit, email).await {
+        Ok(done) => {
+            let action = match done {
+                Ensured::Created => TouchAction::Created,
+                Ensured::Updated => TouchAction::Changed,
+            };
+            events
+                .touched(vec![pockitect_proto::audit::Touched {
+                    kind: "aws_budget".into(),
+                    id: budget::name(slug),
+                    region: "global".into(),
+                    account: None,
+                    action,
+                }])
+                .await;
+            Some(format!(
+                "; AWS Budget {} emails {email} at 80 % and 100 % of ${limit:.2} a month",
+                budget::name(slug)
+            ))
+        }
+        Err(e) => {
+            warnings.push(format!(
+                "project.budget_alert_email: the AWS Budget could not be set ({e}); the deploy itself is done, deploy again to retry"
+            ));
+            None
+        }
+    }
 }

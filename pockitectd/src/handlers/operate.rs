@@ -400,6 +400,28 @@ pub async fn destroy(
     };
     let (status, mut data) = run_terminate(daemon, events, cancel, deletion).await?;
     if !args.dry_run && status == Status::Success {
+        // The project's AWS Budget (deploy made one when the blueprint asked for alerts).
+        match pockitect_aws::budget::remove(&daemon.aws, &args.project).await {
+            Ok(true) => {
+                events
+                    .touched(vec![Touched {
+                        kind: "aws_budget".into(),
+                        id: pockitect_aws::budget::name(&args.project),
+                        region: "global".into(),
+                        account: None,
+                        action: TouchAction::Deleted,
+                    }])
+                    .await;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                data.message = format!(
+                    "{}; the project's AWS Budget could not be removed ({e}): remove '{}' in the Billing console",
+                    data.message,
+                    pockitect_aws::budget::name(&args.project)
+                );
+            }
+        }
         let mut fresh = bp.clone();
         fresh.clear_recorded();
         daemon.save_project(&fresh).map_err(|e| {

@@ -320,3 +320,68 @@ async fn cost_says_how_to_activate_the_tag_when_nothing_paid_carries_it() {
     );
     assert!(r.notes[0].contains("$13.00"), "{r:?}");
 }
+
+fn budgets_in_moto(h: &Harness) -> serde_json::Value {
+    let script = format!(
+        r#"
+import boto3, json
+b = boto3.client('budgets', region_name='us-east-1', endpoint_url='{endpoint}', aws_access_key_id='testing', aws_secret_access_key='testing')
+out = []
+for x in b.describe_budgets(AccountId='123456789012').get('Budgets', []):
+    n = b.describe_notifications_for_budget(AccountId='123456789012', BudgetName=x['BudgetName']).get('Notifications', [])
+    out.append({{'name': x['BudgetName'], 'limit': x['BudgetLimit']['Amount'], 'alerts': sorted(i['Threshold'] for i in n)}})
+print(json.dumps(out))
+"#,
+        endpoint = h.moto.endpoint()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_budget_alert_email_makes_an_aws_budget_that_destroy_removes() {
+    let h = Harness::start(2).await;
+    let slug = unique("bud");
+    let mut doc = blueprint(&slug);
+    doc["project"]["budget_usd_month"] = json!(50);
+    doc["project"]["budget_alert_email"] = json!("ops@example.com");
+    let sent = h
+        .bus
+        .send(&Command::Deploy(DeployArgs {
+            target: inline(&doc),
+            rollback_on_failure: false,
+            over_budget: false,
+        }))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &sent.request_id, Duration::from_secs(180)).await;
+    assert_eq!(t.status, Some(Status::Success), "{t:?}");
+    let name = format!("pockitect-{slug}");
+    assert!(t.message().unwrap().contains(&name), "{t:?}");
+    assert_eq!(
+        budgets_in_moto(&h),
+        json!([{"name": name, "limit": "50.00", "alerts": [80.0, 100.0]}])
+    );
+
+    let destroy = |dry_run| {
+        Command::Destroy(pockitect_proto::DestroyArgs {
+            project: slug.clone(),
+            dry_run,
+            ..Default::default()
+        })
+    };
+    let done = crate::send_approved(&h.bus, &destroy(true), &destroy(false))
+        .await
+        .request_id;
+    let t = terminal_of(&h.bus, &done, Duration::from_secs(180)).await;
+    assert_eq!(t.status, Some(Status::Success), "{t:?}");
+    assert_eq!(budgets_in_moto(&h), json!([]));
+}
