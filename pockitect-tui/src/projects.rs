@@ -66,6 +66,27 @@ fn part_lines(row: &ProjectRow) -> Vec<String> {
 
 /// The lines of the details dialog for a `project` answer: outputs first (what a user comes
 /// for), then the parts, then the project's recent requests seen by this console.
+/// The estimate a month beside the budget, for the details (`pockitect plan` itemises it).
+fn cost_line(row: &ProjectRow) -> Option<String> {
+    let e = row.estimate_usd_month?;
+    Some(match row.budget_usd_month {
+        Some(b) if e > b => format!("Estimate: ${e:.2} a month, OVER its budget of ${b:.2}"),
+        Some(b) => format!("Estimate: ${e:.2} a month (budget ${b:.2})"),
+        None => format!("Estimate: ${e:.2} a month (no budget set)"),
+    })
+}
+
+/// The estimate column: `$27.32`, with `!` when over the budget.
+pub fn estimate_cell(row: &ProjectRow) -> (String, bool) {
+    match row.estimate_usd_month {
+        Some(e) => {
+            let over = row.budget_usd_month.is_some_and(|b| e > b);
+            (format!("${e:.2}{}", if over { "!" } else { "" }), over)
+        }
+        None => ("-".to_owned(), false),
+    }
+}
+
 pub fn details_lines(detail: &ProjectDetail, recent: &[&Request]) -> Vec<String> {
     let mut lines = vec!["Outputs".to_owned()];
     let outputs = detail.outputs.rows();
@@ -75,6 +96,10 @@ pub fn details_lines(detail: &ProjectDetail, recent: &[&Request]) -> Vec<String>
     lines.extend(outputs.into_iter().map(|(k, v)| format!("  {k}: {v}")));
     lines.push(String::new());
     lines.extend(part_lines(&detail.summary));
+    if let Some(cost) = cost_line(&detail.summary) {
+        lines.push(String::new());
+        lines.push(cost);
+    }
     lines.push(String::new());
     lines.push("Recent requests".to_owned());
     if recent.is_empty() {
@@ -129,6 +154,8 @@ mod tests {
                     id: id.map(Into::into),
                 })
                 .collect(),
+            estimate_usd_month: None,
+            budget_usd_month: None,
         }
     }
 
@@ -201,5 +228,21 @@ mod tests {
                 .any(|l| l.contains("network") && l.contains("vpc-1"))
         );
         assert!(!lines.iter().any(|l| l.contains('{')), "{lines:?}");
+    }
+
+    #[test]
+    fn the_estimate_shows_beside_the_budget_and_marks_an_overrun() {
+        let mut r = row("blog", &[]);
+        assert_eq!(estimate_cell(&r), ("-".to_owned(), false));
+        assert_eq!(cost_line(&r), None);
+        r.estimate_usd_month = Some(27.32);
+        assert_eq!(estimate_cell(&r), ("$27.32".to_owned(), false));
+        assert_eq!(
+            cost_line(&r).unwrap(),
+            "Estimate: $27.32 a month (no budget set)"
+        );
+        r.budget_usd_month = Some(20.0);
+        assert_eq!(estimate_cell(&r), ("$27.32!".to_owned(), true));
+        assert!(cost_line(&r).unwrap().contains("OVER its budget of $20.00"));
     }
 }

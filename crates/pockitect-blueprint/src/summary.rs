@@ -96,6 +96,9 @@ impl Blueprint {
             valid: report.is_ok(),
             errors: report.errors.iter().map(ToString::to_string).collect(),
             parts: self.parts(),
+            // The estimate needs prices, which this crate does not have: the daemon adds it.
+            estimate_usd_month: None,
+            budget_usd_month: self.project.budget_usd_month,
         }
     }
 

@@ -134,7 +134,7 @@ pub enum Event {
 }
 
 /// `projects`: every project of the store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Projects {
     pub projects: Vec<ProjectSummary>,
 }

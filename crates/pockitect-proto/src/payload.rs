@@ -226,7 +226,7 @@ pub struct RefreshComplete {
 }
 
 /// One project of the store, as `projects` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProjectSummary {
     pub slug: String,
     /// None when the file cannot be read.
@@ -243,6 +243,12 @@ pub struct ProjectSummary {
     /// Its parts with status and id (none when the file cannot be read).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<Part>,
+    /// What it would cost a month (the daemon's estimate), when the blueprint can be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_usd_month: Option<f64>,
+    /// The blueprint's `project.budget_usd_month`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd_month: Option<f64>,
 }
 
 impl ProjectSummary {

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Cell, Row, Table, TableState};
 
 use super::{bar, centered_note, spinner, window};
 use crate::app::{ConnState, Model};
-use crate::projects::deployed_summary;
+use crate::projects::{deployed_summary, estimate_cell};
 use crate::theme::tone_of;
 
 pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
@@ -73,9 +73,11 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
         if wide {
             cells.push(Cell::from(row.name.clone().unwrap_or_default()));
         }
+        let (cost, over) = estimate_cell(row);
         cells.extend([
             Cell::from(row.region.clone().unwrap_or_default()),
             Cell::from(Span::styled(status.to_owned(), t.tone(tone_of(status)))),
+            Cell::from(Span::styled(cost, if over { t.err() } else { t.dim() })),
             deployed,
         ]);
         Row::new(cells)
@@ -90,9 +92,10 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
     widths.extend([
         Constraint::Length(14),
         Constraint::Length(10),
+        Constraint::Length(8),
         Constraint::Min(10),
     ]);
-    names.extend(["REGION", "STATUS", "DEPLOYED"]);
+    names.extend(["REGION", "STATUS", "EST/MO", "DEPLOYED"]);
     let header = Row::new(names).style(t.header());
     let table = Table::new(rows, widths)
         .header(header)

@@ -286,11 +286,11 @@ fn parts(status: &str, deployed: usize) -> Value {
 pub fn projects() -> Value {
     json!({"projects": [
         {"slug": "brendens-blog", "name": "Brenden's Blog", "region": "us-east-2", "status": "running",
-         "valid": true, "parts": parts("running", 6)},
+         "valid": true, "parts": parts("running", 6), "estimate_usd_month": 27.32, "budget_usd_month": 30.0},
         {"slug": "api", "name": "API box", "region": "eu-west-1", "status": "stopped",
-         "valid": true, "parts": parts("stopped", 6)},
+         "valid": true, "parts": parts("stopped", 6), "estimate_usd_month": 61.4, "budget_usd_month": 50.0},
         {"slug": "lab", "name": "Lab", "region": "sa-east-1", "status": "running",
-         "valid": true, "parts": parts("running", 3)},
+         "valid": true, "parts": parts("running", 3), "estimate_usd_month": 12.05},
         {"slug": "side-project", "name": "Side project", "region": "us-west-2", "status": "pending",
          "valid": true, "parts": parts("pending", 0)}
     ]})

@@ -15,7 +15,11 @@ pub fn list(daemon: &Daemon) -> Result<Outcome, HandlerError> {
     let projects = entries
         .into_iter()
         .map(|(slug, loaded)| match loaded {
-            Ok(bp) => bp.summary(&slug, &validate(&bp, &ValidationContext::offline())),
+            Ok(bp) => {
+                let mut summary = bp.summary(&slug, &validate(&bp, &ValidationContext::offline()));
+                summary.estimate_usd_month = Some(estimate_usd_month(&bp));
+                summary
+            }
             Err(e) => ProjectSummary {
                 slug,
                 name: None,
@@ -24,6 +28,8 @@ pub fn list(daemon: &Daemon) -> Result<Outcome, HandlerError> {
                 valid: false,
                 errors: vec![e.to_string()],
                 parts: Vec::new(),
+                estimate_usd_month: None,
+                budget_usd_month: None,
             },
         })
         .collect();
@@ -34,11 +40,18 @@ pub fn get(daemon: &Daemon, slug: &str) -> Result<Outcome, HandlerError> {
     match daemon.projects.load(slug) {
         Ok(bp) => {
             let report = validate(&bp, &ValidationContext::offline());
-            Ok(Outcome::success(Event::Project(bp.detail(slug, &report))))
+            let mut detail = bp.detail(slug, &report);
+            detail.summary.estimate_usd_month = Some(estimate_usd_month(&bp));
+            Ok(Outcome::success(Event::Project(detail)))
         }
         Err(e) => Err(HandlerError::new(
             ErrorCode::NotFound,
             format!("load project '{slug}': {e}; 'pockitect projects' lists the known ones"),
         )),
     }
+}
+
+/// The project's monthly estimate from the bundled price table (pure: no AWS call).
+fn estimate_usd_month(bp: &pockitect_blueprint::Blueprint) -> f64 {
+    pockitect_cost::estimate(bp, pockitect_cost::PriceTable::bundled()).total_usd_month
 }

@@ -270,6 +270,25 @@ async fn cost_shows_each_projects_spend_beside_its_estimate_and_budget() {
             month("2026-12-01", "2026-12-04", json!([group("blog", "2.75"), group("", "4.00")])),
         ], "DimensionValueAttributes": []}),
     );
+    // The projects list carries each project's estimate and budget (the TUI's column).
+    let sent = h
+        .bus
+        .send(&Command::ListProjects(pockitect_proto::Empty {}))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    let t = h.bus.answer(t).await.unwrap();
+    let Ok(Event::Projects(list)) = t.decode() else {
+        panic!("projects: {t:?}")
+    };
+    let row = &list.projects[0];
+    assert_eq!(row.budget_usd_month, Some(30.0));
+    assert!(
+        row.estimate_usd_month
+            .is_some_and(|e| (e - 27.32).abs() < 0.005),
+        "{row:?}"
+    );
+
     let t = cost(&h, None).await;
     let Ok(Event::Cost(r)) = t.decode() else {
         panic!("a cost report: {t:?}")

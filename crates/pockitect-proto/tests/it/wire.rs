@@ -119,6 +119,8 @@ fn summary() -> ProjectSummary {
                 id: None,
             },
         ],
+        estimate_usd_month: Some(27.32),
+        budget_usd_month: Some(30.0),
     }
 }
 
