@@ -231,7 +231,7 @@ settings! {
             |v| secs(v * 24.0 * 3600.0);
     /// Most audit entries kept in Redis, whatever their age.
     audit_max_entries: usize = "POCKITECT_AUDIT_MAX_ENTRIES"
-        => audit_max_entries: usize = 100_000, |v| {
+        => audit_max_entries: usize = 50_000, |v| {
             anyhow::ensure!(v >= 100, "'{v}' is too few; keep at least 100");
             Ok(v)
         };

@@ -72,7 +72,7 @@ impl BusConfig {
             event_stream_len: 10_000,
             command_stream_len: 100_000,
             audit_retention: Duration::from_secs(90 * 24 * 3600),
-            audit_max_entries: 100_000,
+            audit_max_entries: 50_000,
         }
     }
 }
