@@ -218,6 +218,8 @@ enum Purpose {
     /// The dry run (or plan) behind an open confirmation.
     Plan,
     HistoryQuery,
+    /// The projects' actual spend (`$` on the Projects tab).
+    CostQuery,
 }
 
 /// Scroll offsets the view keeps between frames (like ratatui's table state): the only thing
@@ -612,6 +614,9 @@ impl Model {
             event_type::PROJECT if whole && purpose == Some(Purpose::ProjectDetails) => {
                 self.on_project_details(&env);
             }
+            event_type::COST if purpose == Some(Purpose::CostQuery) => {
+                self.on_spend(&env);
+            }
             event_type::HISTORY if whole && purpose == Some(Purpose::HistoryQuery) => {
                 self.on_history(&env);
             }
@@ -646,6 +651,9 @@ impl Model {
                 Some(Purpose::ProjectsQuery) => {
                     self.projects.loaded = true;
                     self.flash(Level::Warn, format!("projects: {msg}"));
+                }
+                Some(Purpose::CostQuery) => {
+                    self.flash(Level::Warn, format!("spend: {msg}"));
                 }
                 Some(Purpose::HistoryQuery) => {
                     self.history.loaded = true;

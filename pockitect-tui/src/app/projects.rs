@@ -14,6 +14,8 @@ pub struct ProjectsState {
     pub rows: Vec<ProjectRow>,
     pub selected: usize,
     pub loaded: bool,
+    /// What each project cost this month to date (Cost Explorer), once asked for with `$`.
+    pub spend: std::collections::HashMap<String, f64>,
 }
 
 impl ProjectsState {
@@ -49,6 +51,9 @@ pub enum ProjectKey {
     Deploy,
     Power(PowerAction),
     Destroy,
+    /// Ask Cost Explorer what each project cost (for every project: not the one under the
+    /// cursor).
+    Spend,
 }
 
 pub const KEYS: &[Binding<ProjectKey>] = &[
@@ -73,6 +78,11 @@ pub const KEYS: &[Binding<ProjectKey>] = &[
         Key::ch('D') => ProjectKey::Destroy,
         "destroy (type the slug to confirm)",
         hint ("D", "destroy")
+    ),
+    binding!(
+        Key::ch('$') => ProjectKey::Spend,
+        "spend this month, Cost Explorer ($0.01)",
+        hint ("$", "spend")
     ),
 ];
 
@@ -102,6 +112,44 @@ impl Model {
         }
     }
 
+    /// The answer to `$`: each project's spend this month to date.
+    pub(super) fn on_spend(&mut self, env: &Envelope) {
+        match env.decode() {
+            Ok(Event::Cost(r)) => {
+                self.projects.spend = r
+                    .projects
+                    .iter()
+                    .map(|p| (p.project.clone(), p.month_to_date_usd))
+                    .collect();
+                if r.tag_active {
+                    self.flash(
+                        Level::Info,
+                        format!(
+                            "spend this month: ${:.2} in all, ${:.2} untagged",
+                            r.month_to_date.total_usd, r.month_to_date.untagged_usd
+                        ),
+                    );
+                } else if let Some(n) = r.notes.first() {
+                    self.flash(Level::Warn, n.clone());
+                }
+            }
+            _ => self.flash(
+                Level::Warn,
+                "spend: the daemon's answer cannot be read (is it the same version?)",
+            ),
+        }
+    }
+
+    /// `$`: asks the daemon what every project cost (one Cost Explorer request).
+    fn ask_spend(&mut self) -> Option<Effect> {
+        let (_, e) = self.send(
+            Command::Cost(pockitect_proto::CostArgs::default()),
+            Purpose::CostQuery,
+        )?;
+        self.flash(Level::Info, "asking Cost Explorer what each project cost…");
+        Some(e)
+    }
+
     pub(super) fn on_projects_key(&mut self, key: ProjectKey) -> Option<Effect> {
         let Some(p) = self.projects.current().cloned() else {
             self.flash(Level::Warn, "no project selected");
@@ -114,6 +162,7 @@ impl Model {
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "its region".to_owned());
         match key {
+            ProjectKey::Spend => self.ask_spend(),
             ProjectKey::Details => {
                 let mut details = Details {
                     title: format!("{} ({slug})", p.name.as_deref().unwrap_or(&slug)),

@@ -824,3 +824,41 @@ fn the_history_tab_asks_for_the_audit_trail_and_shows_an_entry_whole() {
         "asks for the history again"
     );
 }
+
+#[test]
+fn dollar_asks_cost_explorer_once_and_fills_the_spent_column() {
+    let mut m = loaded();
+    let (id, cmd) = sends(m.update(key('$'))).remove(0);
+    assert_eq!(cmd.kind(), "cost");
+    live(
+        &mut m,
+        vec![event(
+            event_type::COST,
+            &id,
+            Status::Success,
+            json!({"month_to_date": {"start": "2026-01-01", "end": "2026-01-17", "total_usd": 9.5, "untagged_usd": 1.0, "estimated": true},
+                   "last_month": {"start": "2025-12-01", "end": "2026-01-01", "total_usd": 30.0, "untagged_usd": 2.0, "estimated": false},
+                   "projects": [{"project": "blog", "month_to_date_usd": 8.5, "last_month_usd": 28.0}],
+                   "tag_active": true, "currency": "USD", "notes": []}),
+        )],
+    );
+    assert_eq!(m.projects.spend.get("blog"), Some(&8.5));
+    assert!(m.flash.as_ref().unwrap().text.contains("$9.50 in all"));
+    // A tag that is not active is said.
+    let (id, _) = sends(m.update(key('$'))).remove(0);
+    live(
+        &mut m,
+        vec![event(
+            event_type::COST,
+            &id,
+            Status::Success,
+            json!({"month_to_date": {"start": "2026-01-01", "end": "2026-01-17", "total_usd": 9.5, "untagged_usd": 9.5, "estimated": true},
+                   "last_month": {"start": "2025-12-01", "end": "2026-01-01", "total_usd": 0.0, "untagged_usd": 0.0, "estimated": false},
+                   "projects": [], "tag_active": false, "currency": "USD",
+                   "notes": ["the account paid $9.50 but none of it carries the pockitect:project tag: activate it"]}),
+        )],
+    );
+    let f = m.flash.as_ref().unwrap();
+    assert_eq!(f.level, Level::Warn);
+    assert!(f.text.contains("activate it"), "{}", f.text);
+}

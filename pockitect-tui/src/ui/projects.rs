@@ -37,6 +37,8 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
         return;
     }
     let wide = inner.width >= 100;
+    // This month's spend (Cost Explorer), once asked for with `$`.
+    let spent = !p.spend.is_empty();
     let height = usize::from(inner.height.saturating_sub(1));
     let (start, end) = window(p.selected, p.rows.len(), height, &model.view.projects);
     let rows = p.rows[start..end].iter().map(|row| {
@@ -78,8 +80,12 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
             Cell::from(row.region.clone().unwrap_or_default()),
             Cell::from(Span::styled(status.to_owned(), t.tone(tone_of(status)))),
             Cell::from(Span::styled(cost, if over { t.err() } else { t.dim() })),
-            deployed,
         ]);
+        if spent {
+            let v = p.spend.get(&row.slug).map(|v| format!("${v:.2}"));
+            cells.push(Cell::from(v.unwrap_or_default()));
+        }
+        cells.push(deployed);
         Row::new(cells)
     });
     // The name only when there is room: the slug is what commands take.
@@ -93,9 +99,14 @@ pub(super) fn render(model: &Model, f: &mut Frame, area: Rect) {
         Constraint::Length(14),
         Constraint::Length(10),
         Constraint::Length(8),
-        Constraint::Min(10),
     ]);
-    names.extend(["REGION", "STATUS", "EST/MO", "DEPLOYED"]);
+    names.extend(["REGION", "STATUS", "EST/MO"]);
+    if spent {
+        widths.push(Constraint::Length(8));
+        names.push("SPENT");
+    }
+    widths.push(Constraint::Min(10));
+    names.push("DEPLOYED");
     let header = Row::new(names).style(t.header());
     let table = Table::new(rows, widths)
         .header(header)
