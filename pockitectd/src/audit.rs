@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use pockitect_aws::Aws;
 use pockitect_proto::audit::{AuditEntry, Authorization, Touched, redact_secrets};
 use pockitect_proto::payload::AwsIdentity;
 use pockitect_proto::{ClientInfo, Command, Envelope, ErrorCode, Refusal, RequestId, Status};
@@ -17,12 +16,10 @@ use serde_json::Value;
 /// Largest `args` kept for a refused payload; more is replaced by its size.
 const MAX_REFUSED_ARGS: usize = 16 * 1024;
 
-/// Writes the daily files and knows the AWS identity the daemon acts as.
+/// Writes the daily files.
 pub struct Auditor {
     dir: Option<PathBuf>,
     keep_days: u64,
-    /// The identity, once STS gave it (asked again until it does).
-    identity: tokio::sync::Mutex<Option<AwsIdentity>>,
     /// The day whose old files were last pruned.
     pruned: Mutex<Option<NaiveDate>>,
 }
@@ -32,23 +29,8 @@ impl Auditor {
         Self {
             dir,
             keep_days,
-            identity: tokio::sync::Mutex::new(None),
             pruned: Mutex::new(None),
         }
-    }
-
-    /// Who the daemon acts as on AWS, when STS says (not fatal: the entry then names no account).
-    pub async fn identity(&self, aws: &Aws) -> Option<AwsIdentity> {
-        let mut known = self.identity.lock().await;
-        if known.is_none() {
-            match aws.identity().await {
-                Ok(id) => *known = Some(id),
-                Err(e) => {
-                    tracing::debug!(error = %e, "no AWS identity for the audit trail yet")
-                }
-            }
-        }
-        known.clone()
     }
 
     /// Appends `entry` to today's file. Failing to write is logged, not fatal: the Redis

@@ -136,7 +136,8 @@ async fn audit_entry(
     } else {
         (Vec::new(), None)
     };
-    let identity = daemon.auditor.identity(&daemon.aws).await;
+    // Cached by the AWS handle; an unreachable STS is asked at most once a minute.
+    let identity = daemon.aws.known_identity().await;
     let entry = draft.finish(
         terminal,
         &daemon.settings.daemon_id,

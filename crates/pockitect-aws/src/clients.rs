@@ -65,9 +65,16 @@ pub use pockitect_proto::payload::AwsIdentity as Identity;
 pub struct Aws {
     sdk: SdkConfig,
     settings: AwsSettings,
-    /// The account id, asked once (records of every lookup carry it).
-    account: Arc<OnceCell<String>>,
+    /// Who the credentials are, asked once (records of every lookup and every audit entry
+    /// carry it).
+    known: Arc<OnceCell<Identity>>,
+    /// When STS last failed to say: it is not asked again before [`IDENTITY_RETRY`], so an
+    /// unreachable STS costs one slow call a minute, not one per request.
+    failed_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How long a failed identity lookup is remembered.
+const IDENTITY_RETRY: Duration = Duration::from_secs(60);
 
 impl Aws {
     /// Loads the configuration once. Retries: standard mode with backoff and jitter, 6 attempts
@@ -107,7 +114,8 @@ impl Aws {
         Self {
             sdk,
             settings,
-            account: Arc::default(),
+            known: Arc::default(),
+            failed_at: Arc::default(),
         }
     }
 
@@ -189,14 +197,34 @@ impl Aws {
         })
     }
 
-    /// The account id behind the credentials, asked of STS once and kept; None (and asked
-    /// again next time) while STS cannot answer.
+    /// The identity behind the credentials, asked of STS once and kept; None while STS cannot
+    /// answer (asked again a minute after a failure).
+    pub async fn known_identity(&self) -> Option<Identity> {
+        if let Some(id) = self.known.get() {
+            return Some(id.clone());
+        }
+        let recently_failed = |m: &std::sync::Mutex<Option<std::time::Instant>>| {
+            m.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some_and(|t| t.elapsed() < IDENTITY_RETRY)
+        };
+        if recently_failed(&self.failed_at) {
+            return None;
+        }
+        match self.known.get_or_try_init(|| self.identity()).await {
+            Ok(id) => Some(id.clone()),
+            Err(e) => {
+                tracing::debug!(error = %e, "no AWS identity yet");
+                *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(std::time::Instant::now());
+                None
+            }
+        }
+    }
+
+    /// The account id behind the credentials ([`Aws::known_identity`]).
     pub(crate) async fn account(&self) -> Option<String> {
-        self.account
-            .get_or_try_init(|| async { self.identity().await.map(|i| i.account) })
-            .await
-            .ok()
-            .cloned()
+        self.known_identity().await.map(|i| i.account)
     }
 
     /// Regions enabled for the account (DescribeRegions without opt-in-only regions), sorted.
