@@ -378,10 +378,7 @@ impl Builder<'_> {
     }
 }
 
-/// Rounded to the cent.
-pub(crate) fn cents(usd: f64) -> f64 {
-    (usd * 100.0).round() / 100.0
-}
+pub(crate) use pockitect_proto::cost::cents;
 
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 use crate::deploy::Resource;
 use crate::{ResourceType, TerminateTarget};
 
+/// `usd` rounded to the cent: how every figure of an estimate, a waste report and a spend
+/// report is kept, so that a table of lines adds up to its total.
+pub fn cents(usd: f64) -> f64 {
+    (usd * 100.0).round() / 100.0
+}
+
 /// Hours in the month an estimate prices (AWS's convention: 365 × 24 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
 
@@ -144,13 +150,7 @@ impl WasteReport {
         };
         self.items.retain(keep);
         self.protected.retain(keep);
-        let cents: f64 = self
-            .items
-            .iter()
-            .filter_map(|i| i.monthly_usd)
-            .map(|v| (v * 100.0).round())
-            .sum();
-        self.total_usd_month = cents / 100.0;
+        self.total_usd_month = cents(self.items.iter().filter_map(|i| i.monthly_usd).sum());
         self.complete = self.items.iter().all(|i| i.monthly_usd.is_some());
     }
 }

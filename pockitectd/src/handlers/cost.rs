@@ -45,7 +45,7 @@ pub async fn spend(args: CostArgs, daemon: &Daemon) -> Result<Outcome, HandlerEr
         .chain(spend.month_to_date.by_project.keys())
         .chain(spend.last_month.by_project.keys())
         .collect();
-    let cents = |v: f64| (v * 100.0).round() / 100.0;
+    let cents = pockitect_proto::cost::cents;
     let projects: Vec<ProjectCost> = names
         .into_iter()
         .filter(|p| args.project.as_ref().is_none_or(|want| want == *p))

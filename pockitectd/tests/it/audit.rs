@@ -27,16 +27,7 @@ fn moto(h: &Harness, body: &str) -> Value {
         "import boto3, json\nkw = dict(region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\nec2 = boto3.client('ec2', **kw)\nrds = boto3.client('rds', **kw)\n{body}",
         h.moto.endpoint()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    crate::python(&script)
 }
 
 /// The ids of the EC2 resources moto holds tagged for `slug` (instances not terminated).

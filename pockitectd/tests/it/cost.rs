@@ -133,16 +133,7 @@ print(json.dumps({{'idle': [stop, vol, free_ip, nat, 'idle-db'], 'busy': [run, u
 "#,
         endpoint = h.moto.endpoint()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let made = crate::python(&script);
     let ids = |k: &str| -> std::collections::BTreeSet<String> {
         made[k]
             .as_array()
@@ -219,15 +210,7 @@ fn preset_cost_explorer(h: &Harness, result: serde_json::Value) {
         "import urllib.request\nr = urllib.request.Request('{}/moto-api/static/ce/cost-and-usage-results', data={body:?}.encode(), method='POST', headers={{'Content-Type': 'application/json'}})\nurllib.request.urlopen(r).read()",
         h.moto.endpoint()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::python(&script);
 }
 
 async fn cost(h: &Harness, project: Option<&str>) -> pockitect_proto::Envelope {
@@ -353,16 +336,7 @@ print(json.dumps(out))
 "#,
         endpoint = h.moto.endpoint()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::python(&script)
 }
 
 #[tokio::test]

@@ -184,3 +184,27 @@ pub async fn send_approved(
     };
     bus.send_approved(real, Some(approval)).await.unwrap()
 }
+
+/// Runs a Python script (boto3 against the harness's moto, as the tests write them) and reads
+/// what it prints as JSON (null when it prints nothing). A failing script fails the test with
+/// its stderr.
+pub fn python(script: &str) -> serde_json::Value {
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the script printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}

@@ -250,15 +250,7 @@ fn key_pairs(h: &Harness, prefix: &str, n: usize) -> Vec<String> {
         h.moto.endpoint(),
         names
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::python(&script);
     names
 }
 
@@ -268,14 +260,8 @@ fn remaining(h: &Harness, prefix: &str) -> usize {
         "import boto3\nec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\nprint(len([k for k in ec2.describe_key_pairs()['KeyPairs'] if k['KeyName'].startswith('{prefix}-')]))",
         h.moto.endpoint()
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+    let n = crate::python(&script);
+    n.as_u64().unwrap_or_else(|| panic!("a count: {n}")) as usize
 }
 
 #[tokio::test]

@@ -84,16 +84,7 @@ print(json.dumps({{'ids': ids + instances, 'instances': len(instances)}}))
 "#,
         endpoint = h.moto.endpoint(),
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::python(&script);
     let ids = v["ids"]
         .as_array()
         .unwrap()
