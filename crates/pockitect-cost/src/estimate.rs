@@ -8,7 +8,9 @@ use pockitect_blueprint::{
 use pockitect_proto::cost::{Estimate, EstimateLine, HOURS_PER_MONTH, Unit};
 use pockitect_proto::deploy::Resource;
 
-use crate::prices::{Price, PriceTable};
+use std::collections::BTreeSet;
+
+use crate::prices::{Lookup, Price, PriceKey, PriceTable, Recording};
 
 /// What the deploy launches when `compute.instance_type` is blank.
 const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
@@ -26,11 +28,24 @@ const RDS_STORAGE_TYPE: &str = "gp2";
 /// does not know) is a line with a null price and a note, and the estimate is marked
 /// incomplete; its total is then a lower bound.
 pub fn estimate(bp: &Blueprint, prices: &PriceTable) -> Estimate {
+    estimate_with(bp, prices)
+}
+
+/// Every price [`estimate`] looks up for `bp`: what the daemon asks the AWS Price List API for
+/// before estimating (found by running the estimate itself, so the two cannot disagree).
+pub fn price_needs(bp: &Blueprint) -> BTreeSet<PriceKey> {
+    let recording = Recording::new(PriceTable::bundled());
+    let _ = estimate_with(bp, &recording);
+    recording.into_asked()
+}
+
+fn estimate_with(bp: &Blueprint, prices: &impl Lookup) -> Estimate {
     let mut b = Builder {
         region: bp.region(),
         prices,
         lines: Vec::new(),
         notes: Vec::new(),
+        live_days: BTreeSet::new(),
     };
     let mode = &bp.network.vpc_mode;
     let builds_network = matches!(mode, VpcMode::New | VpcMode::Shared);
@@ -80,14 +95,16 @@ pub fn estimate(bp: &Blueprint, prices: &PriceTable) -> Estimate {
     b.finish(bp)
 }
 
-struct Builder<'a> {
+struct Builder<'a, L> {
     region: &'a str,
-    prices: &'a PriceTable,
+    prices: &'a L,
     lines: Vec<EstimateLine>,
     notes: Vec<String>,
+    /// The days the live prices used were fetched.
+    live_days: BTreeSet<String>,
 }
 
-impl Builder<'_> {
+impl<L: Lookup> Builder<'_, L> {
     fn free(&mut self, resource: Resource, item: &str) {
         self.lines.push(EstimateLine {
             resource,
@@ -99,6 +116,7 @@ impl Builder<'_> {
             free: true,
             minimum: false,
             derived: false,
+            live: false,
             note: None,
         });
     }
@@ -128,16 +146,30 @@ impl Builder<'_> {
             free: false,
             minimum: false,
             derived: price.is_some_and(|p| p.derived),
+            live: price.is_some_and(|p| p.live),
             note: (!notes.is_empty()).then(|| notes.join("; ")),
         });
     }
 
     fn table_name(&self) -> String {
-        if self.prices.is_bundled() {
-            format!("the bundled price table (as of {})", self.prices.as_of())
+        let t = self.prices.table();
+        if t.is_bundled() {
+            format!("the bundled price table (as of {})", t.as_of())
         } else {
-            format!("the price table (as of {})", self.prices.as_of())
+            format!("the price table (as of {})", t.as_of())
         }
+    }
+
+    /// The price under `key`, noting the day of a live one.
+    fn price(&mut self, key: PriceKey) -> Option<Price> {
+        let price = self.prices.price(&key);
+        if let Some(live) = price
+            .filter(|p| p.live)
+            .and_then(|_| self.prices.table().live(&key))
+        {
+            self.live_days.insert(live.fetched.clone());
+        }
+        price
     }
 
     fn hours(&self) -> (f64, Unit) {
@@ -161,9 +193,17 @@ impl Builder<'_> {
         let image = bp.compute.image();
         let windows = matches!(image, ImageRef::Alias("windows-2022"));
         let (os, price) = if windows {
-            ("Windows", self.prices.ec2_windows_hourly(region, ty))
+            let key = PriceKey::Ec2Windows {
+                region: region.to_owned(),
+                instance_type: ty.to_owned(),
+            };
+            ("Windows", self.price(key))
         } else {
-            ("Linux", self.prices.ec2_linux_hourly(region, ty))
+            let key = PriceKey::Ec2Linux {
+                region: region.to_owned(),
+                instance_type: ty.to_owned(),
+            };
+            ("Linux", self.price(key))
         };
         if let ImageRef::AmiId(ami) = image {
             notes.push(format!(
@@ -195,7 +235,10 @@ impl Builder<'_> {
                  assumed the 8 GB minimum the deploy gives",
             ),
         };
-        let price = self.prices.ebs_gb_month(region, "gp3");
+        let price = self.price(PriceKey::Ebs {
+            region: region.to_owned(),
+            volume_type: "gp3".to_owned(),
+        });
         self.charged(
             r,
             format!("{gb} GB gp3 root volume, {region}"),
@@ -215,7 +258,7 @@ impl Builder<'_> {
                 );
             }
             let hours = self.hours();
-            let ipv4 = self.prices.public_ipv4_hourly();
+            let ipv4 = self.prices.table().public_ipv4_hourly();
             self.charged(
                 r,
                 "public IPv4 address of the instance".to_owned(),
@@ -225,8 +268,9 @@ impl Builder<'_> {
             );
         } else {
             let nat = self
-                .prices
-                .nat_gateway_hourly(region)
+                .price(PriceKey::NatGateway {
+                    region: region.to_owned(),
+                })
                 .map(|p| format!(" (one would add ${:.2}/month)", p.usd * HOURS_PER_MONTH))
                 .unwrap_or_default();
             self.notes.push(format!(
@@ -252,7 +296,13 @@ impl Builder<'_> {
         };
         let price = engine
             .is_known()
-            .then(|| self.prices.rds_hourly(region, engine.as_str(), class))
+            .then(|| {
+                self.price(PriceKey::Rds {
+                    region: region.to_owned(),
+                    engine: engine.as_str().to_owned(),
+                    class: class.to_owned(),
+                })
+            })
             .flatten();
         let hours = self.hours();
         self.charged(
@@ -265,7 +315,10 @@ impl Builder<'_> {
 
         // Validation keeps storage within RDS's range; a negative number never prices below 0.
         let gb = db.allocated_storage_gb().max(0) as f64;
-        let price = self.prices.rds_storage_gb_month(region, RDS_STORAGE_TYPE);
+        let price = self.price(PriceKey::RdsStorage {
+            region: region.to_owned(),
+            storage_type: RDS_STORAGE_TYPE.to_owned(),
+        });
         self.charged(
             r,
             format!("{gb} GB general-purpose SSD database storage, {region}"),
@@ -285,7 +338,7 @@ impl Builder<'_> {
         }
         if db.is_public() {
             let hours = self.hours();
-            let ipv4 = self.prices.public_ipv4_hourly();
+            let ipv4 = self.prices.table().public_ipv4_hourly();
             self.charged(
                 r,
                 "public IPv4 address of the database (publicly_accessible)".to_owned(),
@@ -299,7 +352,9 @@ impl Builder<'_> {
     fn bucket(&mut self, bucket: &Bucket) {
         let region = self.region;
         let name = bucket.name.as_deref().map(str::trim).unwrap_or_default();
-        let price = self.prices.s3_standard_gb_month(region);
+        let price = self.price(PriceKey::S3Standard {
+            region: region.to_owned(),
+        });
         let per_gb = price
             .map(|p| format!(" (${}/GB-month)", p.usd))
             .unwrap_or_default();
@@ -313,6 +368,7 @@ impl Builder<'_> {
             free: false,
             minimum: true,
             derived: price.is_some_and(|p| p.derived),
+            live: price.is_some_and(|p| p.live),
             note: Some(format!(
                 "billed per GB stored{per_gb} and per request: an empty bucket costs nothing, \
                  so this is at least $0.00"
@@ -323,18 +379,44 @@ impl Builder<'_> {
     fn finish(mut self, bp: &Blueprint) -> Estimate {
         let complete = self.lines.iter().all(|l| l.monthly_usd.is_some());
         let total = cents(self.lines.iter().filter_map(|l| l.monthly_usd).sum());
-        let prices = self.prices;
+        let prices = self.prices.table();
         let region = self.region;
+        let charged = |l: &&EstimateLine| !l.free && l.unit_price_usd.is_some();
+        let from_table = self
+            .lines
+            .iter()
+            .filter(charged)
+            .filter(|l| !l.live)
+            .count();
+        // The oldest day a live price used was fetched: the date the estimate can claim.
+        let live_as_of = self.live_days.iter().next().cloned();
 
-        let mut notes = Vec::new();
-        if prices.is_bundled() {
-            notes.push(format!(
-                "prices from the table bundled with Pockitect, as of {} ({}): not a live price \
-                 query",
-                prices.as_of(),
-                prices.source()
-            ));
-        }
+        let mut notes = prices.notes().to_vec();
+        let table = format!(
+            "the table bundled with Pockitect, as of {} ({})",
+            prices.as_of(),
+            prices.source()
+        );
+        let (prices_source, prices_as_of) = match &live_as_of {
+            Some(day) => {
+                if from_table > 0 {
+                    notes.push(format!(
+                        "lines not marked live are priced from {table}: the AWS Price List API \
+                         did not answer for them"
+                    ));
+                }
+                (
+                    "the AWS Price List API (GetProducts, list prices)".to_owned(),
+                    day.clone(),
+                )
+            }
+            None => {
+                if prices.is_bundled() {
+                    notes.push(format!("prices from {table}: not a live price query"));
+                }
+                (prices.source().to_owned(), prices.as_of().to_owned())
+            }
+        };
         if !prices.regions().any(|r| r == region) {
             notes.push(format!(
                 "the price table has no prices for region '{region}': only the free items and \
@@ -370,9 +452,9 @@ impl Builder<'_> {
             lines: self.lines,
             total_usd_month: total,
             complete,
-            prices_source: prices.source().to_owned(),
-            prices_as_of: prices.as_of().to_owned(),
-            from_bundled_table: prices.is_bundled(),
+            from_bundled_table: live_as_of.is_none() && prices.is_bundled(),
+            prices_source,
+            prices_as_of,
             notes,
         }
     }

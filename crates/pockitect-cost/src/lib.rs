@@ -27,11 +27,11 @@ mod prices;
 mod waste;
 
 pub use budget::{OverBudget, check_budget};
-pub use estimate::estimate;
+pub use estimate::{estimate, price_needs};
 pub use pockitect_proto::cost::{
     Estimate, EstimateLine, HOURS_PER_MONTH, Unit, WasteItem, WasteKind, WasteReport,
 };
-pub use prices::{Price, PriceTable};
+pub use prices::{LivePrice, Price, PriceKey, PriceTable};
 pub use waste::find_waste;
 
 /// A price table that cannot be used.

@@ -5,10 +5,11 @@
 //! built from live AWS Price List answers can take the same shape (with its prices under each
 //! region's `prices`, and `from_bundled_table` false through [`PriceTable::from_json_str`]).
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
@@ -26,13 +27,173 @@ pub struct PriceTable {
     public_ipv4_hourly: f64,
     base: Prices,
     regions: BTreeMap<String, Region>,
+    /// Prices the AWS Price List API answered: they win over the table's own.
+    live: BTreeMap<PriceKey, LivePrice>,
+    /// What a reader of an estimate made with this table should know (why the API was not
+    /// asked, say).
+    notes: Vec<String>,
 }
 
-/// A unit price, and whether it was derived by a regional factor rather than listed.
+/// A unit price, whether it was derived by a regional factor rather than listed, and whether
+/// it came from the AWS Price List API rather than the table.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Price {
     pub usd: f64,
     pub derived: bool,
+    pub live: bool,
+}
+
+/// One list price, as an estimate or a waste report asks for it and as the AWS Price List API
+/// (GetProducts) is asked: the daemon fetches these and caches them by this key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PriceKey {
+    /// An instance type, Linux on-demand, shared tenancy: USD per hour.
+    Ec2Linux {
+        region: String,
+        instance_type: String,
+    },
+    /// An instance type, Windows (license included) on-demand: USD per hour.
+    Ec2Windows {
+        region: String,
+        instance_type: String,
+    },
+    /// An RDS instance, single-AZ: USD per hour. `engine` is `postgres`, `mysql` or `mariadb`.
+    Rds {
+        region: String,
+        engine: String,
+        class: String,
+    },
+    /// EBS storage by volume type (`gp3`, `gp2`…): USD per GB-month.
+    Ebs { region: String, volume_type: String },
+    /// RDS single-AZ storage (`gp2`, `gp3`): USD per GB-month.
+    RdsStorage {
+        region: String,
+        storage_type: String,
+    },
+    /// A NAT gateway: USD per hour (data processed is extra).
+    NatGateway { region: String },
+    /// S3 Standard storage, first tier: USD per GB-month.
+    S3Standard { region: String },
+}
+
+impl PriceKey {
+    pub fn region(&self) -> &str {
+        match self {
+            PriceKey::Ec2Linux { region, .. }
+            | PriceKey::Ec2Windows { region, .. }
+            | PriceKey::Rds { region, .. }
+            | PriceKey::Ebs { region, .. }
+            | PriceKey::RdsStorage { region, .. }
+            | PriceKey::NatGateway { region }
+            | PriceKey::S3Standard { region } => region,
+        }
+    }
+
+    /// The price under this key in one region's (or the base's) prices.
+    fn in_prices(&self, p: &Prices) -> Option<f64> {
+        match self {
+            PriceKey::Ec2Linux { instance_type, .. } => {
+                p.ec2_linux_hourly.get(instance_type).copied()
+            }
+            PriceKey::Ec2Windows { instance_type, .. } => {
+                p.ec2_windows_hourly.get(instance_type).copied()
+            }
+            PriceKey::Rds { engine, class, .. } => {
+                p.rds_hourly.get(engine).and_then(|c| c.get(class)).copied()
+            }
+            PriceKey::Ebs { volume_type, .. } => p.ebs_gb_month.get(volume_type).copied(),
+            PriceKey::RdsStorage { storage_type, .. } => {
+                p.rds_storage_gb_month.get(storage_type).copied()
+            }
+            PriceKey::NatGateway { .. } => p.nat_gateway_hourly,
+            PriceKey::S3Standard { .. } => p.s3_standard_gb_month,
+        }
+    }
+}
+
+impl std::fmt::Display for PriceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PriceKey::Ec2Linux {
+                region,
+                instance_type,
+            } => write!(f, "{instance_type} Linux on-demand in {region}"),
+            PriceKey::Ec2Windows {
+                region,
+                instance_type,
+            } => write!(f, "{instance_type} Windows on-demand in {region}"),
+            PriceKey::Rds {
+                region,
+                engine,
+                class,
+            } => write!(f, "{class} {engine} single-AZ in {region}"),
+            PriceKey::Ebs {
+                region,
+                volume_type,
+            } => write!(f, "EBS {volume_type} storage in {region}"),
+            PriceKey::RdsStorage {
+                region,
+                storage_type,
+            } => write!(f, "RDS {storage_type} storage in {region}"),
+            PriceKey::NatGateway { region } => write!(f, "NAT gateway hours in {region}"),
+            PriceKey::S3Standard { region } => write!(f, "S3 Standard storage in {region}"),
+        }
+    }
+}
+
+/// A price the AWS Price List API answered, and the day it was fetched (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePrice {
+    pub usd: f64,
+    pub fetched: String,
+}
+
+/// Where an estimate's lookups go: the table itself, or a recorder of what is asked
+/// ([`crate::price_needs`]).
+pub(crate) trait Lookup {
+    fn table(&self) -> &PriceTable;
+    fn price(&self, key: &PriceKey) -> Option<Price>;
+}
+
+impl Lookup for PriceTable {
+    fn table(&self) -> &PriceTable {
+        self
+    }
+
+    fn price(&self, key: &PriceKey) -> Option<Price> {
+        PriceTable::price(self, key)
+    }
+}
+
+/// A table that notes every key it is asked for.
+pub(crate) struct Recording<'a> {
+    table: &'a PriceTable,
+    asked: RefCell<BTreeSet<PriceKey>>,
+}
+
+impl<'a> Recording<'a> {
+    pub(crate) fn new(table: &'a PriceTable) -> Self {
+        Self {
+            table,
+            asked: RefCell::default(),
+        }
+    }
+
+    pub(crate) fn into_asked(self) -> BTreeSet<PriceKey> {
+        self.asked.into_inner()
+    }
+}
+
+impl Lookup for Recording<'_> {
+    fn table(&self) -> &PriceTable {
+        self.table
+    }
+
+    fn price(&self, key: &PriceKey) -> Option<Price> {
+        self.asked.borrow_mut().insert(key.clone());
+        self.table.price(key)
+    }
 }
 
 /// The file format.
@@ -121,6 +282,8 @@ impl PriceTable {
                 public_ipv4_hourly: 0.005,
                 base: Prices::default(),
                 regions: BTreeMap::new(),
+                live: BTreeMap::new(),
+                notes: Vec::new(),
             })
         })
     }
@@ -232,7 +395,70 @@ impl PriceTable {
             public_ipv4_hourly: file.public_ipv4_hourly,
             base: file.base,
             regions,
+            live: BTreeMap::new(),
+            notes: Vec::new(),
         })
+    }
+
+    /// This table with prices the AWS Price List API answered laid over it: they win over the
+    /// table's own. A price that is not a positive number is left out.
+    pub fn with_live(&self, live: impl IntoIterator<Item = (PriceKey, LivePrice)>) -> PriceTable {
+        let mut t = self.clone();
+        t.live.extend(
+            live.into_iter()
+                .filter(|(_, p)| p.usd.is_finite() && p.usd > 0.0),
+        );
+        t
+    }
+
+    /// This table with a note every estimate made with it carries.
+    pub fn with_note(mut self, note: impl Into<String>) -> PriceTable {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// The notes given by [`PriceTable::with_note`].
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The live price under `key`, if the Price List API answered it.
+    pub fn live(&self, key: &PriceKey) -> Option<&LivePrice> {
+        self.live.get(key)
+    }
+
+    /// How many live prices are laid over the table.
+    pub fn live_count(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Where the prices come from and their date, for a report that may use live ones:
+    /// `(source, as_of, from_bundled_table)`.
+    pub fn provenance(&self) -> (String, String, bool) {
+        match self.live.values().map(|p| p.fetched.as_str()).min() {
+            None => (self.source.clone(), self.as_of.clone(), self.bundled),
+            Some(oldest) => (
+                format!(
+                    "the AWS Price List API (GetProducts) where it answered, else {}",
+                    self.source
+                ),
+                oldest.to_owned(),
+                false,
+            ),
+        }
+    }
+
+    /// The price under `key`: the live one, else the region's own, else the base price times
+    /// the region's factor.
+    pub fn price(&self, key: &PriceKey) -> Option<Price> {
+        if let Some(p) = self.live.get(key) {
+            return Some(Price {
+                usd: p.usd,
+                derived: false,
+                live: true,
+            });
+        }
+        self.lookup(key.region(), |p| key.in_prices(p))
     }
 
     /// Where the prices come from.
@@ -272,42 +498,58 @@ impl PriceTable {
 
     /// Linux on-demand, USD per hour.
     pub fn ec2_linux_hourly(&self, region: &str, instance_type: &str) -> Option<Price> {
-        self.lookup(region, |p| p.ec2_linux_hourly.get(instance_type).copied())
+        self.price(&PriceKey::Ec2Linux {
+            region: region.to_owned(),
+            instance_type: instance_type.to_owned(),
+        })
     }
 
     /// Windows on-demand (license included), USD per hour. The bundled table has none.
     pub fn ec2_windows_hourly(&self, region: &str, instance_type: &str) -> Option<Price> {
-        self.lookup(region, |p| p.ec2_windows_hourly.get(instance_type).copied())
+        self.price(&PriceKey::Ec2Windows {
+            region: region.to_owned(),
+            instance_type: instance_type.to_owned(),
+        })
     }
 
     /// RDS single-AZ instance, USD per hour; `engine` is `postgres`, `mysql` or `mariadb`.
     pub fn rds_hourly(&self, region: &str, engine: &str, class: &str) -> Option<Price> {
-        self.lookup(region, |p| {
-            p.rds_hourly.get(engine).and_then(|c| c.get(class)).copied()
+        self.price(&PriceKey::Rds {
+            region: region.to_owned(),
+            engine: engine.to_owned(),
+            class: class.to_owned(),
         })
     }
 
     /// EBS volume storage (`gp3`, `gp2`, `io1`, `io2`, `st1`, `sc1`, `standard`), USD per
     /// GB-month: storage only (provisioned IOPS and throughput are billed on top).
     pub fn ebs_gb_month(&self, region: &str, volume_type: &str) -> Option<Price> {
-        self.lookup(region, |p| p.ebs_gb_month.get(volume_type).copied())
+        self.price(&PriceKey::Ebs {
+            region: region.to_owned(),
+            volume_type: volume_type.to_owned(),
+        })
     }
 
     /// RDS single-AZ storage (`gp2`, `gp3`), USD per GB-month.
     pub fn rds_storage_gb_month(&self, region: &str, storage_type: &str) -> Option<Price> {
-        self.lookup(region, |p| {
-            p.rds_storage_gb_month.get(storage_type).copied()
+        self.price(&PriceKey::RdsStorage {
+            region: region.to_owned(),
+            storage_type: storage_type.to_owned(),
         })
     }
 
     /// A NAT gateway, USD per hour (data processed is extra).
     pub fn nat_gateway_hourly(&self, region: &str) -> Option<Price> {
-        self.lookup(region, |p| p.nat_gateway_hourly)
+        self.price(&PriceKey::NatGateway {
+            region: region.to_owned(),
+        })
     }
 
     /// S3 Standard storage (first tier), USD per GB-month.
     pub fn s3_standard_gb_month(&self, region: &str) -> Option<Price> {
-        self.lookup(region, |p| p.s3_standard_gb_month)
+        self.price(&PriceKey::S3Standard {
+            region: region.to_owned(),
+        })
     }
 
     /// A public IPv4 address, USD per hour: one price in every region (since February 2024).
@@ -315,6 +557,7 @@ impl PriceTable {
         Price {
             usd: self.public_ipv4_hourly,
             derived: false,
+            live: false,
         }
     }
 
@@ -325,6 +568,7 @@ impl PriceTable {
             return Some(Price {
                 usd,
                 derived: false,
+                live: false,
             });
         }
         let f = r.factor.as_ref()?;
@@ -334,11 +578,13 @@ impl PriceTable {
                 // Four decimals, as AWS lists hourly prices; derived digits beyond are noise.
                 usd: (base * f.value * 10_000.0).round() / 10_000.0,
                 derived: true,
+                live: false,
             }
         } else {
             Price {
                 usd: base,
                 derived: false,
+                live: false,
             }
         })
     }
@@ -453,7 +699,8 @@ mod tests {
                 t.ec2_linux_hourly(region, "t3.micro"),
                 Some(Price {
                     usd: 0.0104,
-                    derived: false
+                    derived: false,
+                    live: false
                 })
             );
             assert_eq!(t.derivation(region), None);
@@ -463,14 +710,16 @@ mod tests {
             t.ec2_linux_hourly("eu-west-1", "t3.micro"),
             Some(Price {
                 usd: 0.0114,
-                derived: true
+                derived: true,
+                live: false
             })
         );
         assert_eq!(
             t.ec2_linux_hourly("eu-west-1", "t3.small"),
             Some(Price {
                 usd: 0.0228,
-                derived: true
+                derived: true,
+                live: false
             })
         );
         assert!(t.derivation("eu-west-1").unwrap().contains("× 1.096"));
@@ -504,14 +753,16 @@ mod tests {
             t.ec2_linux_hourly("eu-west-1", "t3.small"),
             Some(Price {
                 usd: 0.0228,
-                derived: false
+                derived: false,
+                live: false
             })
         );
         assert_eq!(
             t.ec2_linux_hourly("eu-west-1", "t3.micro"),
             Some(Price {
                 usd: 0.011,
-                derived: true
+                derived: true,
+                live: false
             })
         );
     }

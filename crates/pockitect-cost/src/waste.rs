@@ -610,6 +610,8 @@ fn finish(found: Vec<Found>, prices: &PriceTable) -> WasteReport {
         );
     }
     notes.push(format!("a month is {HOURS_PER_MONTH} hours"));
+    notes.extend(prices.notes().iter().cloned());
+    let (prices_source, prices_as_of, from_bundled_table) = prices.provenance();
 
     WasteReport {
         items,
@@ -617,9 +619,9 @@ fn finish(found: Vec<Found>, prices: &PriceTable) -> WasteReport {
         total_usd_month: total,
         complete,
         currency: prices.currency().to_owned(),
-        prices_source: prices.source().to_owned(),
-        prices_as_of: prices.as_of().to_owned(),
-        from_bundled_table: prices.is_bundled(),
+        prices_source,
+        prices_as_of,
+        from_bundled_table,
         notes,
     }
 }

@@ -43,7 +43,8 @@ pub struct Estimate {
     pub prices_source: String,
     /// The date of the prices (`YYYY-MM-DD` or `YYYY-MM`).
     pub prices_as_of: String,
-    /// True when the prices come from the table bundled in Pockitect, not a live query.
+    /// True when every price comes from the table bundled in Pockitect, none from a live
+    /// query (lines priced live say so in their `live`).
     pub from_bundled_table: bool,
     /// What a reader needs to trust the numbers: assumptions, derivations, gaps.
     pub notes: Vec<String>,
@@ -77,6 +78,10 @@ pub struct EstimateLine {
     pub minimum: bool,
     /// The unit price was derived (a regional factor over us-east-1), not listed.
     pub derived: bool,
+    /// The unit price is what the AWS Price List API answered (on the date in the estimate's
+    /// `prices_as_of`), not a figure of the bundled table.
+    #[serde(default)]
+    pub live: bool,
     /// Why the line is priced the way it is, when that is not obvious.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -131,7 +136,8 @@ pub struct WasteReport {
     pub prices_source: String,
     /// The date of the prices (`YYYY-MM-DD` or `YYYY-MM`).
     pub prices_as_of: String,
-    /// True when the prices come from the table bundled in Pockitect, not a live query.
+    /// True when every price comes from the table bundled in Pockitect, none from a live
+    /// query (lines priced live say so in their `live`).
     pub from_bundled_table: bool,
     /// What a reader needs to trust the list: what the scan cannot see, derivations, gaps.
     pub notes: Vec<String>,
@@ -255,6 +261,7 @@ mod tests {
                     free: false,
                     minimum: false,
                     derived: false,
+                    live: false,
                     note: None,
                 },
                 EstimateLine {
@@ -267,6 +274,7 @@ mod tests {
                     free: false,
                     minimum: false,
                     derived: false,
+                    live: false,
                     note: Some("no price known".into()),
                 },
             ],

@@ -343,3 +343,101 @@ fn the_budget_check_reads_the_estimate() {
          budget, or deploy with --over-budget"
     );
 }
+
+#[test]
+fn price_needs_are_exactly_what_the_estimate_looks_up() {
+    use crate::{PriceKey, price_needs};
+    let bp = Blueprint::from_json_str(EXAMPLE_BLOG).unwrap();
+    let region = || "us-east-1".to_owned();
+    let needs: Vec<PriceKey> = price_needs(&bp).into_iter().collect();
+    assert_eq!(
+        needs,
+        vec![
+            PriceKey::Ec2Linux {
+                region: region(),
+                instance_type: "t3.micro".into()
+            },
+            PriceKey::Rds {
+                region: region(),
+                engine: "postgres".into(),
+                class: "db.t3.micro".into()
+            },
+            PriceKey::Ebs {
+                region: region(),
+                volume_type: "gp3".into()
+            },
+            PriceKey::RdsStorage {
+                region: region(),
+                storage_type: "gp2".into()
+            },
+            PriceKey::S3Standard { region: region() },
+        ]
+    );
+}
+
+#[test]
+fn live_prices_win_and_the_estimate_says_which_lines_are_live() {
+    use crate::{LivePrice, PriceKey};
+    let bp = Blueprint::from_json_str(EXAMPLE_BLOG).unwrap();
+    let live = |usd: f64, day: &str| LivePrice {
+        usd,
+        fetched: day.to_owned(),
+    };
+    let table = PriceTable::bundled()
+        .with_live([
+            (
+                PriceKey::Ec2Linux {
+                    region: "us-east-1".into(),
+                    instance_type: "t3.micro".into(),
+                },
+                live(0.0111, "2026-12-03"),
+            ),
+            (
+                PriceKey::Rds {
+                    region: "us-east-1".into(),
+                    engine: "postgres".into(),
+                    class: "db.t3.micro".into(),
+                },
+                live(0.019, "2026-12-01"),
+            ),
+            // Not a price: left out, the table's figure stays.
+            (
+                PriceKey::Ebs {
+                    region: "us-east-1".into(),
+                    volume_type: "gp3".into(),
+                },
+                live(f64::NAN, "2026-12-03"),
+            ),
+        ])
+        .with_note("a note of the daemon's");
+    let e = estimate(&bp, &table);
+
+    let t3 = line(&e, "t3.micro");
+    assert!(t3.live);
+    assert_eq!(t3.unit_price_usd, Some(0.0111));
+    assert_eq!(t3.monthly_usd, Some(8.10));
+    let db = line(&e, "db.t3.micro");
+    assert!(db.live);
+    assert_eq!(db.monthly_usd, Some(13.87));
+    let root = line(&e, "8 GB gp3");
+    assert!(!root.live);
+    assert_eq!(root.unit_price_usd, Some(0.08));
+
+    assert!(!e.from_bundled_table);
+    assert_eq!(e.prices_as_of, "2026-12-01", "the oldest live price's day");
+    assert!(
+        e.prices_source.contains("AWS Price List API"),
+        "{}",
+        e.prices_source
+    );
+    assert!(e.notes.iter().any(|n| n == "a note of the daemon's"));
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.starts_with("lines not marked live are priced from the table bundled")),
+        "{:#?}",
+        e.notes
+    );
+    // 27.32 with the bundled figures: +0.51 (t3.micro) +0.73 (db.t3.micro).
+    assert_eq!(e.total_usd_month, 28.56);
+}

@@ -346,6 +346,7 @@ fn events() -> Vec<(Event, Status)> {
                         free: false,
                         minimum: false,
                         derived: false,
+                        live: false,
                         note: None,
                     }],
                     total_usd_month: 7.59,
