@@ -26,6 +26,7 @@ const REGIONS: [&str; 8] = [
 async fn run_scan(endpoint: &str, concurrency: usize) -> (usize, Duration, usize) {
     let aws = Aws::load(AwsSettings {
         endpoint_url: Some(endpoint.to_owned()),
+        pricing_endpoint_url: None,
         home_region: "us-east-1".into(),
         profile: None,
         max_attempts: 3,

@@ -88,6 +88,7 @@ async fn run(aws: &Aws, keys: &std::path::Path, concurrency: usize, sink: &Order
 async fn client(endpoint: &str) -> Aws {
     Aws::load(AwsSettings {
         endpoint_url: Some(endpoint.into()),
+        pricing_endpoint_url: None,
         home_region: "us-east-1".into(),
         profile: None,
         max_attempts: 3,

@@ -14,6 +14,9 @@ use crate::AwsError;
 pub struct AwsSettings {
     /// Send every call here instead of AWS (`AWS_ENDPOINT_URL`, e.g. a moto sandbox).
     pub endpoint_url: Option<String>,
+    /// Ask the AWS Price List API here rather than at `endpoint_url` or AWS (emulators have
+    /// none; a test's fake, a proxy).
+    pub pricing_endpoint_url: Option<String>,
     /// Region for calls that are not tied to one (STS, IAM, S3 listing, DescribeRegions).
     pub home_region: String,
     /// Named profile of the shared config files, when not the default.
@@ -50,6 +53,7 @@ impl Default for AwsSettings {
                 .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
                 .unwrap_or_else(|_| "us-east-1".to_owned()),
             profile: std::env::var("AWS_PROFILE").ok().filter(|s| !s.is_empty()),
+            pricing_endpoint_url: None,
             max_attempts: 6,
             static_credentials: None,
         }
@@ -180,6 +184,25 @@ impl Aws {
             .region(Region::new("us-east-1"))
             .build();
         aws_sdk_costexplorer::Client::from_conf(conf)
+    }
+
+    /// The AWS Price List Query API, in us-east-1 (its nearest endpoint to most users; it
+    /// answers for every region). Two attempts and short timeouts: an estimate falls back to
+    /// the bundled table rather than keep a user waiting.
+    pub fn pricing(&self) -> aws_sdk_pricing::Client {
+        let mut conf = aws_sdk_pricing::config::Builder::from(&self.sdk)
+            .region(Region::new("us-east-1"))
+            .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_timeout(Duration::from_secs(10))
+                    .build(),
+            );
+        if let Some(url) = &self.settings.pricing_endpoint_url {
+            conf = conf.endpoint_url(url);
+        }
+        aws_sdk_pricing::Client::from_conf(conf.build())
     }
 
     /// The account and principal behind the credentials.

@@ -11,6 +11,7 @@ mod error;
 mod lookup;
 pub mod ownership;
 pub mod power;
+pub mod pricing;
 pub mod refresh;
 pub mod scan;
 pub mod spend;

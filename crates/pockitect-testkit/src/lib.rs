@@ -5,9 +5,11 @@
 //! as slow as the real service. A missing server is a test failure that says how to install it, never a
 //! silent skip.
 
+mod price_list;
 mod proxy;
 mod secret_service;
 
+pub use price_list::{FakePriceList, FakeProduct};
 pub use proxy::DelayProxy;
 pub use secret_service::SecretService;
 

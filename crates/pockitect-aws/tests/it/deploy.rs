@@ -1114,6 +1114,7 @@ fn deploy_future_is_send() {
         .unwrap();
     let aws = rt.block_on(Aws::load(AwsSettings {
         endpoint_url: Some("http://127.0.0.1:9".into()),
+        pricing_endpoint_url: None,
         home_region: "us-east-1".into(),
         profile: None,
         max_attempts: 1,

@@ -3,6 +3,7 @@ mod deploy;
 mod errors;
 mod lookup;
 mod power;
+mod pricing;
 mod terminate;
 
 use pockitect_aws::{Aws, AwsSettings, StaticCredentials};
@@ -18,6 +19,7 @@ pub fn checked(bp: Blueprint) -> Checked {
 pub async fn aws_for(moto: &MotoServer) -> Aws {
     Aws::load(AwsSettings {
         endpoint_url: Some(moto.endpoint().into()),
+        pricing_endpoint_url: None,
         home_region: "us-east-1".into(),
         profile: None,
         max_attempts: 3,
