@@ -12,6 +12,7 @@ mod handlers;
 mod heartbeat;
 pub mod logging;
 mod policy;
+mod prices;
 mod settings;
 mod state;
 mod watcher;

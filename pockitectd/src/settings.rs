@@ -184,6 +184,18 @@ settings! {
     /// Send every AWS call here (a moto sandbox, LocalStack…). Also read from AWS_ENDPOINT_URL.
     aws_endpoint_url: String = "AWS_ENDPOINT_URL"
         => aws_endpoint_url: Option<String> = None, |v| Ok((!v.is_empty()).then_some(v));
+    /// Where estimates get their prices: live (the AWS Price List API, each price cached a
+    /// week in the cache dir; the bundled table when it cannot be reached) or bundled (never
+    /// ask AWS).
+    prices: String = "POCKITECT_PRICES"
+        => live_prices: bool = true, |v| match v.as_str() {
+            "live" => Ok(true),
+            "bundled" => Ok(false),
+            other => anyhow::bail!("'{other}' is not a price source; use live or bundled"),
+        };
+    /// Ask the AWS Price List API here (default: AWS, or the AWS endpoint when one is set).
+    pricing_endpoint_url: String = "POCKITECT_PRICING_ENDPOINT_URL"
+        => pricing_endpoint_url: Option<String> = None, |v| Ok((!v.is_empty()).then_some(v));
     /// Seconds a command's lease lasts without renewal before another daemon may take it over.
     lease_secs: f64 = "POCKITECT_LEASE_SECS"
         => lease: Duration = Duration::from_secs(30), |v| secs(v);

@@ -23,6 +23,8 @@ pub struct Daemon {
     pub secrets: pockitect_secrets::SecretStore,
     /// The audit trail's daily files and the AWS identity entries name.
     pub auditor: crate::audit::Auditor,
+    /// Prices for estimates: live ones cached, over the bundled table.
+    pub prices: crate::prices::PriceBook,
     in_flight: Mutex<HashMap<RequestId, InFlight>>,
     /// Content hash of each blueprint file as last written or seen, so the watcher can tell
     /// the daemon's own writes from hand edits.
@@ -45,12 +47,15 @@ impl Daemon {
             aws_settings.home_region = region.clone();
         }
         aws_settings.static_credentials = settings.aws_static_credentials.clone();
+        aws_settings.pricing_endpoint_url = settings.pricing_endpoint_url.clone();
         let aws = Aws::load(aws_settings).await;
         let estate = Estate::load(&settings.cache_dir);
         let projects = ProjectStore::new(&settings.projects_dir);
         let auditor =
             crate::audit::Auditor::new(settings.audit_dir.clone(), settings.audit_keep_days);
+        let prices = crate::prices::PriceBook::load(&settings.cache_dir, settings.live_prices);
         Self {
+            prices,
             auditor,
             settings,
             bus,

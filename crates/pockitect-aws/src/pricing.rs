@@ -61,16 +61,21 @@ pub async fn fetch(aws: &Aws, keys: &BTreeSet<PriceKey>) -> Fetched {
             }
         }
     }
-    let mut rest = futures::stream::iter(keys)
+    // Owned keys and a client per question: futures that borrow across `buffer_unordered`
+    // are not `Send` for every lifetime, and the daemon runs handlers on spawned tasks.
+    let mut rest = futures::stream::iter(keys.cloned().collect::<Vec<_>>())
         .map(|k| {
-            let client = &client;
-            async move { (k, ask(client, k).await) }
+            let client = client.clone();
+            async move {
+                let r = ask(&client, &k).await;
+                (k, r)
+            }
         })
         .buffer_unordered(IN_FLIGHT);
     while let Some((k, r)) = rest.next().await {
         match r {
-            Ok(a) => out.answers.push((k.clone(), a)),
-            Err(e) => out.failed.push((k.clone(), e)),
+            Ok(a) => out.answers.push((k, a)),
+            Err(e) => out.failed.push((k, e)),
         }
     }
     out

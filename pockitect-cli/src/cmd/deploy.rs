@@ -159,6 +159,10 @@ fn print_estimate(e: &Estimate, budget: Option<f64>) {
             if l.derived {
                 flags.push_str(" ~derived");
             }
+            // Marked only when some prices are live: then the others are the bundled table's.
+            if l.live {
+                flags.push_str(" live");
+            }
             vec![
                 l.resource.to_string(),
                 l.item.clone(),
@@ -196,9 +200,9 @@ fn print_estimate(e: &Estimate, budget: Option<f64>) {
         }
     );
     let from = if e.from_bundled_table {
-        "the price table bundled with Pockitect (the AWS Price List API was not asked)"
+        "the price table bundled with Pockitect"
     } else {
-        "the AWS Price List API"
+        "live list prices (lines marked live)"
     };
     eprintln!(
         "prices: {from}, as of {}: {}",

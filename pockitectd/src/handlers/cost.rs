@@ -1,5 +1,5 @@
-//! Money: `waste` (what the last scan shows paid for and idle, priced from the bundled price
-//! table; the daemon's estate only, no AWS call) and `cost` (what was actually paid, per
+//! Money: `waste` (what the last scan shows paid for and idle, priced from the prices the daemon
+//! has cached over the bundled table; the daemon's estate only, no AWS call) and `cost` (what was actually paid, per
 //! project, from Cost Explorer).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +14,7 @@ pub fn waste(args: WasteArgs, daemon: &Daemon) -> Result<Outcome, HandlerError> 
     // The whole estate, narrowed afterwards: a NAT gateway is judged by the route tables and
     // instances of its VPC, a stopped instance priced by the volumes that name it.
     let records = daemon.estate.query(&ResourceFilter::default());
-    let mut report = pockitect_cost::find_waste(&records, pockitect_cost::PriceTable::bundled());
+    let mut report = pockitect_cost::find_waste(&records, &daemon.prices.cached());
     report.narrow(args.region.as_deref(), args.project.as_deref());
     if records.is_empty() {
         report.notes.insert(
@@ -32,10 +32,11 @@ pub async fn spend(args: CostArgs, daemon: &Daemon) -> Result<Outcome, HandlerEr
     let spend = pockitect_aws::spend::by_project(&daemon.aws, today).await?;
     // Estimates and budgets of the projects the store knows.
     let mut known: BTreeMap<String, (Option<f64>, Option<f64>)> = BTreeMap::new();
+    let prices = daemon.prices.cached();
     if let Ok(entries) = daemon.projects.list() {
         for (slug, bp) in entries {
             if let Ok(bp) = bp {
-                let e = pockitect_cost::estimate(&bp, pockitect_cost::PriceTable::bundled());
+                let e = pockitect_cost::estimate(&bp, &prices);
                 known.insert(slug, (Some(e.total_usd_month), bp.project.budget_usd_month));
             }
         }

@@ -77,10 +77,16 @@ async fn check(
     checked.against(&offer).map_err(invalid)
 }
 
-/// What the project would cost a month. The bundled price table, dated and sourced, says so in
-/// the estimate (`from_bundled_table`); the AWS Price List API is not asked yet.
-fn estimate(bp: &Blueprint) -> pockitect_cost::Estimate {
-    pockitect_cost::estimate(bp, pockitect_cost::PriceTable::bundled())
+/// What the project would cost a month, at the daemon's prices: live ones the Price List API
+/// answered (asked now for what is missing when `ask_aws`), else the bundled table's; the
+/// estimate says which line is which.
+async fn estimate(daemon: &Daemon, bp: &Blueprint, ask_aws: bool) -> pockitect_cost::Estimate {
+    let prices = if ask_aws {
+        daemon.prices.for_blueprint(&daemon.aws, bp).await
+    } else {
+        daemon.prices.cached()
+    };
+    pockitect_cost::estimate(bp, &prices)
 }
 
 fn warnings(checked: &Checked) -> Vec<String> {
@@ -104,11 +110,12 @@ pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, Hand
         .map_err(engine_error)?;
     let plan_digest = Some(plan.digest());
     let bp = checked.blueprint();
+    let estimate = estimate(daemon, bp, true).await;
     Ok(Outcome::success(Event::Plan(PlanReady {
         plan,
         warnings: warnings(&checked),
         plan_digest,
-        estimate: Some(estimate(bp)),
+        estimate: Some(estimate),
         budget_usd_month: bp.project.budget_usd_month,
     })))
 }
@@ -225,11 +232,15 @@ pub async fn deploy(
     events: &Events,
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
-    // The budget is checked before any AWS call: an over-budget deploy touches nothing.
+    // The budget is checked before any AWS call: an over-budget deploy touches nothing. So the
+    // estimate uses the prices the daemon has (the plan a client shows first fetched the live
+    // ones) and asks the Price List API nothing.
     let mut over = None;
+    let prices = daemon.prices.cached();
     let budget = |c: &Checked| {
         let bp = c.blueprint();
-        match pockitect_cost::check_budget(&estimate(bp), bp.project.budget_usd_month) {
+        let estimate = pockitect_cost::estimate(bp, &prices);
+        match pockitect_cost::check_budget(&estimate, bp.project.budget_usd_month) {
             Ok(()) => Ok(()),
             Err(e) if args.over_budget => {
                 over = Some(e);

@@ -12,12 +12,13 @@ pub fn list(daemon: &Daemon) -> Result<Outcome, HandlerError> {
         .projects
         .list()
         .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?;
+    let prices = daemon.prices.cached();
     let projects = entries
         .into_iter()
         .map(|(slug, loaded)| match loaded {
             Ok(bp) => {
                 let mut summary = bp.summary(&slug, &validate(&bp, &ValidationContext::offline()));
-                summary.estimate_usd_month = Some(estimate_usd_month(&bp));
+                summary.estimate_usd_month = Some(estimate_usd_month(&bp, &prices));
                 summary
             }
             Err(e) => ProjectSummary {
@@ -41,7 +42,8 @@ pub fn get(daemon: &Daemon, slug: &str) -> Result<Outcome, HandlerError> {
         Ok(bp) => {
             let report = validate(&bp, &ValidationContext::offline());
             let mut detail = bp.detail(slug, &report);
-            detail.summary.estimate_usd_month = Some(estimate_usd_month(&bp));
+            detail.summary.estimate_usd_month =
+                Some(estimate_usd_month(&bp, &daemon.prices.cached()));
             Ok(Outcome::success(Event::Project(detail)))
         }
         Err(e) => Err(HandlerError::new(
@@ -51,7 +53,11 @@ pub fn get(daemon: &Daemon, slug: &str) -> Result<Outcome, HandlerError> {
     }
 }
 
-/// The project's monthly estimate from the bundled price table (pure: no AWS call).
-fn estimate_usd_month(bp: &pockitect_blueprint::Blueprint) -> f64 {
-    pockitect_cost::estimate(bp, pockitect_cost::PriceTable::bundled()).total_usd_month
+/// The project's monthly estimate at the prices the daemon has cached (no AWS call: listing
+/// projects never waits on the Price List API).
+fn estimate_usd_month(
+    bp: &pockitect_blueprint::Blueprint,
+    prices: &pockitect_cost::PriceTable,
+) -> f64 {
+    pockitect_cost::estimate(bp, prices).total_usd_month
 }

@@ -1,13 +1,17 @@
-//! Cost in the daemon: a plan carries the project's monthly estimate (from the bundled price
-//! table: moto has no Price List API, and the daemon does not ask it yet), and a deploy over
-//! the blueprint's budget is refused before any AWS call.
+//! Cost in the daemon: a plan carries the project's monthly estimate (live prices from the AWS
+//! Price List API, cached; the bundled price table when it cannot be reached), and a deploy
+//! over the blueprint's budget is refused before any AWS call. moto has no Price List API:
+//! where live prices are tested, GetProducts is the testkit's fake (`FakePriceList`).
 
 use std::time::Duration;
 
+use pockitect_proto::cost::Estimate;
 use pockitect_proto::{
     BlueprintRef, Command, DeployArgs, ErrorCode, Event, PingArgs, Status, payload::PlanReady,
 };
-use pockitect_testkit::{DelayProxy, RedisServer, eventually, unique};
+use pockitect_testkit::{
+    DelayProxy, FakePriceList, FakeProduct, RedisServer, eventually, free_port, unique,
+};
 use serde_json::json;
 
 use crate::requests::blueprint;
@@ -377,4 +381,204 @@ async fn a_budget_alert_email_makes_an_aws_budget_that_destroy_removes() {
     let t = terminal_of(&h.bus, &done, Duration::from_secs(180)).await;
     assert_eq!(t.status, Some(Status::Success), "{t:?}");
     assert_eq!(budgets_in_moto(&h), json!([]));
+}
+
+/// The estimate a plan of `doc` answers.
+async fn planned_estimate(h: &Harness, doc: &serde_json::Value) -> Estimate {
+    let sent = h.bus.send(&Command::Plan(inline(doc))).await.unwrap();
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    let t = h.bus.answer(t).await.unwrap();
+    match t.decode() {
+        Ok(Event::Plan(PlanReady {
+            estimate: Some(e), ..
+        })) => e,
+        other => panic!("a plan with an estimate: {other:?}"),
+    }
+}
+
+/// The legacy fixture with a database: us-west-1, a t3.medium on Ubuntu, a db.t3.small
+/// PostgreSQL with 35 GB.
+fn legacy_with_db() -> serde_json::Value {
+    let path =
+        pockitect_testkit::fixtures().join("legacy-blueprints/training/016-websocket-server.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["project"]["name"] = json!(unique("ws"));
+    doc
+}
+
+/// (item start, monthly USD, live) of every charged line.
+fn charged(e: &Estimate) -> Vec<(String, Option<f64>, bool)> {
+    e.lines
+        .iter()
+        .filter(|l| !l.free)
+        .map(|l| {
+            let item = l.item.split(',').next().unwrap_or_default().to_owned();
+            (item, l.monthly_usd, l.live)
+        })
+        .collect()
+}
+
+/// Prices unlike the bundled table's, so a live line cannot pass for a bundled one. S3 is
+/// left out: the API "lists no price" for it.
+fn catalogue() -> Vec<FakeProduct> {
+    let mut c = Vec::new();
+    for (region, ty, ec2, class, db, gp3, storage) in [
+        (
+            "us-east-1",
+            "t3.micro",
+            0.0111,
+            "db.t3.micro",
+            0.0196,
+            0.085,
+            0.12,
+        ),
+        (
+            "us-west-1",
+            "t3.medium",
+            0.0499,
+            "db.t3.small",
+            0.041,
+            0.096,
+            0.138,
+        ),
+    ] {
+        c.extend(FakeProduct::ec2_linux(region, ty, ec2));
+        c.extend(FakeProduct::rds(region, "PostgreSQL", class, db));
+        c.extend(FakeProduct::ebs(region, "gp3", gp3));
+        c.extend(FakeProduct::rds_storage(
+            region,
+            "General Purpose",
+            &["PostgreSQL", "MySQL"],
+            storage,
+        ));
+    }
+    c
+}
+
+#[tokio::test]
+async fn estimates_use_live_prices_from_the_price_list_api_and_cache_them() {
+    let fake = FakePriceList::start(catalogue());
+    let h = Harness::start_with(RedisServer::start(), 2, |s, _| {
+        s.pricing_endpoint_url = Some(fake.endpoint());
+    })
+    .await;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+
+    // The example blueprint, us-east-1.
+    let e = planned_estimate(&h, &blueprint(&unique("live"))).await;
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        charged(&e),
+        vec![
+            // 730 h × $0.0196; 20 GB × $0.12
+            (s("db.t3.micro postgres single-AZ"), Some(14.31), true),
+            (
+                s("20 GB general-purpose SSD database storage"),
+                Some(2.40),
+                true
+            ),
+            (s("S3 bucket 'example-blog-assets'"), Some(0.0), false),
+            // 730 h × $0.0111; 8 GB × $0.085
+            (s("t3.micro Linux on-demand"), Some(8.10), true),
+            (s("8 GB gp3 root volume"), Some(0.68), true),
+            (s("public IPv4 address of the instance"), Some(3.65), false),
+        ],
+        "{e:#?}"
+    );
+    assert_eq!(e.total_usd_month, 29.14);
+    assert!(!e.from_bundled_table && e.complete);
+    assert_eq!(e.prices_as_of, today);
+    assert!(e.prices_source.contains("AWS Price List API"), "{e:#?}");
+    let said = e.notes.join("\n");
+    assert!(
+        said.contains("lists no price for S3 Standard storage in us-east-1"),
+        "{said}"
+    );
+    assert!(said.contains("lines not marked live are priced from the table bundled"));
+    let asked = fake.requests();
+    assert_eq!(asked, 5, "one question per price the estimate needs");
+
+    // Asked again: from the cache, which is a file in the cache dir.
+    let again = planned_estimate(&h, &blueprint(&unique("live"))).await;
+    assert_eq!(again.total_usd_month, 29.14);
+    assert_eq!(
+        fake.requests(),
+        asked + 1,
+        "only S3, which had no answer, is asked again"
+    );
+    let cached = std::fs::read_to_string(h.settings.cache_dir.join("prices.json")).unwrap();
+    assert!(cached.contains("\"instance_type\": \"t3.micro\"") && cached.contains(&today));
+
+    // The legacy fixture with a database, in us-west-1 (a region the bundled table derives).
+    let e = planned_estimate(&h, &legacy_with_db()).await;
+    let lines: Vec<_> = charged(&e)
+        .into_iter()
+        .filter(|(item, ..)| !item.starts_with("S3 bucket"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            // 730 h × $0.041; 35 GB × $0.138
+            (s("db.t3.small postgres single-AZ"), Some(29.93), true),
+            (
+                s("35 GB general-purpose SSD database storage"),
+                Some(4.83),
+                true
+            ),
+            // 730 h × $0.0499; 8 GB × $0.096
+            (s("t3.medium Linux on-demand"), Some(36.43), true),
+            (s("8 GB gp3 root volume"), Some(0.77), true),
+            (s("public IPv4 address of the instance"), Some(3.65), false),
+        ],
+        "{e:#?}"
+    );
+    assert!(e.lines.iter().filter(|l| l.live).all(|l| !l.derived));
+    assert_eq!(e.region, "us-west-1");
+}
+
+#[tokio::test]
+async fn with_the_price_list_api_unreachable_estimates_come_from_the_bundled_table() {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let h = Harness::start_with(RedisServer::start(), 2, |s, _| {
+        s.pricing_endpoint_url = Some(closed);
+    })
+    .await;
+
+    let e = planned_estimate(&h, &blueprint(&unique("offline"))).await;
+    assert!(e.from_bundled_table && e.complete, "{e:#?}");
+    assert!(e.lines.iter().all(|l| !l.live));
+    assert_eq!(e.total_usd_month, 27.32);
+    assert_eq!(e.prices_as_of, "2025-01");
+    let said = e.notes.join("\n");
+    assert!(
+        said.contains("the AWS Price List API could not be asked"),
+        "{said}"
+    );
+    assert!(
+        said.contains("prices from the table bundled with Pockitect"),
+        "{said}"
+    );
+
+    // The legacy fixture: us-west-1 is derived from us-east-1 in the bundled table, and says so.
+    let e = planned_estimate(&h, &legacy_with_db()).await;
+    assert!(e.from_bundled_table, "{e:#?}");
+    let lines = charged(&e);
+    assert_eq!(lines[0].0, "db.t3.small postgres single-AZ");
+    assert!(
+        lines
+            .iter()
+            .any(|(item, ..)| item == "t3.medium Linux on-demand")
+    );
+    assert!(e.lines.iter().any(|l| l.derived));
+    let said = e.notes.join("\n");
+    assert!(
+        said.contains("prices in 'us-west-1' marked derived"),
+        "{said}"
+    );
+    // The failure is remembered: the second plan did not wait on the endpoint again.
+    assert!(
+        said.contains("could not be asked") && said.contains("asked again after 300 s"),
+        "{said}"
+    );
 }
