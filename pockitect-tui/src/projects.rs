@@ -2,6 +2,7 @@
 //! (each project's parts with status and id, its outputs), and the lines the Projects tab and
 //! the details dialog show from them. Nothing here reads a blueprint's JSON.
 
+use pockitect_proto::cost::Estimate;
 use pockitect_proto::payload::{ProjectDetail, ProjectSummary};
 use pockitect_proto::{Envelope, Event, Projects, ResourceType};
 
@@ -66,14 +67,60 @@ fn part_lines(row: &ProjectRow) -> Vec<String> {
 
 /// The lines of the details dialog for a `project` answer: outputs first (what a user comes
 /// for), then the parts, then the project's recent requests seen by this console.
-/// The estimate a month beside the budget, for the details (`pockitect plan` itemises it).
+/// The estimate a month beside the budget, for the details when the daemon sent no lines.
 fn cost_line(row: &ProjectRow) -> Option<String> {
-    let e = row.estimate_usd_month?;
-    Some(match row.budget_usd_month {
-        Some(b) if e > b => format!("Estimate: ${e:.2} a month, OVER its budget of ${b:.2}"),
-        Some(b) => format!("Estimate: ${e:.2} a month (budget ${b:.2})"),
-        None => format!("Estimate: ${e:.2} a month (no budget set)"),
-    })
+    Some(total_line(row.estimate_usd_month?, row.budget_usd_month))
+}
+
+/// `Estimate: $27.32 a month (budget $30.00)`, or OVER when above it.
+pub fn total_line(usd: f64, budget: Option<f64>) -> String {
+    match budget {
+        Some(b) if usd > b => format!("Estimate: ${usd:.2} a month, OVER its budget of ${b:.2}"),
+        Some(b) => format!("Estimate: ${usd:.2} a month (budget ${b:.2})"),
+        None => format!("Estimate: ${usd:.2} a month (no budget set)"),
+    }
+}
+
+/// The estimate line by line, as `pockitect plan` prints it: each charged item with its monthly
+/// figure (marked `~` when derived by a regional factor, `live` when the AWS Price List API
+/// priced it), the free items in one line, the total beside the budget, where prices come from.
+pub fn estimate_lines(e: &Estimate, budget: Option<f64>) -> Vec<String> {
+    let mut lines = vec![total_line(e.total_usd_month, budget)];
+    for l in e.lines.iter().filter(|l| !l.free) {
+        let usd = l
+            .monthly_usd
+            .map_or_else(|| "?".to_owned(), |v| format!("${v:.2}"));
+        let mut marks = String::new();
+        if l.minimum {
+            marks.push_str(" at least");
+        }
+        if l.derived {
+            marks.push_str(" ~derived");
+        }
+        if l.live {
+            marks.push_str(" live");
+        }
+        lines.push(format!("  {usd:>9}  {}{marks}", l.item));
+    }
+    let free: Vec<String> = e
+        .lines
+        .iter()
+        .filter(|l| l.free)
+        .map(|l| l.resource.to_string())
+        .collect();
+    if !free.is_empty() {
+        lines.push(format!("  free: {}", free.join(", ")));
+    }
+    if !e.complete {
+        lines.push("  some lines have no price: the total is a lower bound".to_owned());
+    }
+    let from = if e.from_bundled_table {
+        "the price table bundled with Pockitect"
+    } else {
+        "live list prices (lines marked live)"
+    };
+    lines.push(format!("  prices: {from}, as of {}", e.prices_as_of));
+    lines
 }
 
 /// The estimate column: `$27.32`, with `!` when over the budget.
@@ -96,9 +143,17 @@ pub fn details_lines(detail: &ProjectDetail, recent: &[&Request]) -> Vec<String>
     lines.extend(outputs.into_iter().map(|(k, v)| format!("  {k}: {v}")));
     lines.push(String::new());
     lines.extend(part_lines(&detail.summary));
-    if let Some(cost) = cost_line(&detail.summary) {
-        lines.push(String::new());
-        lines.push(cost);
+    match &detail.estimate {
+        Some(e) => {
+            lines.push(String::new());
+            lines.extend(estimate_lines(e, detail.summary.budget_usd_month));
+        }
+        None => {
+            if let Some(cost) = cost_line(&detail.summary) {
+                lines.push(String::new());
+                lines.push(cost);
+            }
+        }
     }
     lines.push(String::new());
     lines.push("Recent requests".to_owned());
@@ -210,6 +265,76 @@ mod tests {
     }
 
     #[test]
+    fn details_itemise_the_estimate_and_say_where_prices_come_from() {
+        use pockitect_proto::cost::{EstimateLine, Unit};
+        use pockitect_proto::deploy::Resource;
+        let line = |resource, item: &str, usd: f64, free, live| EstimateLine {
+            resource,
+            item: item.into(),
+            quantity: if free { 1.0 } else { 730.0 },
+            unit: if free { Unit::Month } else { Unit::Hour },
+            unit_price_usd: Some(usd / 730.0),
+            monthly_usd: Some(usd),
+            free,
+            minimum: false,
+            derived: false,
+            live,
+            note: None,
+        };
+        let e = Estimate {
+            project: "blog".into(),
+            region: "us-east-1".into(),
+            currency: "USD".into(),
+            lines: vec![
+                line(Resource::Vpc, "VPC", 0.0, true, false),
+                line(
+                    Resource::Ec2Instance,
+                    "t3.micro Linux on-demand, us-east-1",
+                    8.1,
+                    false,
+                    true,
+                ),
+                line(
+                    Resource::Ec2Instance,
+                    "public IPv4 address of the instance",
+                    3.65,
+                    false,
+                    false,
+                ),
+            ],
+            total_usd_month: 11.75,
+            complete: true,
+            prices_source: "the AWS Price List API".into(),
+            prices_as_of: "2026-12-03".into(),
+            from_bundled_table: false,
+            notes: vec![],
+        };
+        let mut summary = row("blog", &[]);
+        summary.budget_usd_month = Some(10.0);
+        let detail = ProjectDetail {
+            summary,
+            outputs: Outputs::default(),
+            blueprint: serde_json::json!({}),
+            estimate: Some(e),
+        };
+        let lines = details_lines(&detail, &[]);
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("Estimate:"))
+            .unwrap();
+        assert_eq!(
+            lines[at..at + 5],
+            [
+                "Estimate: $11.75 a month, OVER its budget of $10.00",
+                "      $8.10  t3.micro Linux on-demand, us-east-1 live",
+                "      $3.65  public IPv4 address of the instance",
+                "  free: vpc",
+                "  prices: live list prices (lines marked live), as of 2026-12-03",
+            ]
+        );
+    }
+
+    #[test]
     fn details_show_outputs_parts_and_no_json() {
         let detail = ProjectDetail {
             summary: row("blog", &[("network", true, Some("vpc-1"))]),
@@ -218,6 +343,7 @@ mod tests {
                 ..Outputs::default()
             },
             blueprint: serde_json::json!({"project": {"slug": "blog"}}),
+            estimate: None,
         };
         let lines = details_lines(&detail, &[]);
         assert_eq!(lines[0], "Outputs");

@@ -153,6 +153,8 @@ impl Blueprint {
             outputs: self.outputs(ssh_user, records),
             // A blueprint is plain data: it always serialises.
             blueprint: serde_json::to_value(self).unwrap_or_default(),
+            // Priced by the daemon (this crate knows no prices).
+            estimate: None,
         }
     }
 }

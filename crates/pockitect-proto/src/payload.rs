@@ -286,6 +286,10 @@ pub struct ProjectDetail {
     /// The blueprint document itself, for `--json` and editors. Clients read the typed fields
     /// above, never this.
     pub blueprint: Value,
+    /// What the project costs a month, line by line, at the prices the daemon has (live ones it
+    /// cached, else the bundled table's): the TUI's project details show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<crate::cost::Estimate>,
 }
 
 /// `project_updated` / `project_invalid`: a blueprint file was edited by hand.

@@ -426,6 +426,12 @@ fn planned(env: &Envelope) -> Plan {
                     .iter()
                     .filter_map(|r| r.error.as_ref().map(|e| format!("  {}: {e}", r.resource))),
             );
+            if let Some(e) = &p.estimate {
+                lines.push(crate::projects::total_line(
+                    e.total_usd_month,
+                    p.budget_usd_month,
+                ));
+            }
             (p.plan_digest, lines)
         }
         _ => return failed("its answer cannot be read (is it the same version?)".into()),

@@ -42,8 +42,9 @@ pub fn get(daemon: &Daemon, slug: &str) -> Result<Outcome, HandlerError> {
         Ok(bp) => {
             let report = validate(&bp, &ValidationContext::offline());
             let mut detail = bp.detail(slug, &report);
-            detail.summary.estimate_usd_month =
-                Some(estimate_usd_month(&bp, &daemon.prices.cached()));
+            let estimate = pockitect_cost::estimate(&bp, &daemon.prices.cached());
+            detail.summary.estimate_usd_month = Some(estimate.total_usd_month);
+            detail.estimate = Some(estimate);
             Ok(Outcome::success(Event::Project(detail)))
         }
         Err(e) => Err(HandlerError::new(

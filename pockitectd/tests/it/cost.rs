@@ -275,6 +275,22 @@ async fn cost_shows_each_projects_spend_beside_its_estimate_and_budget() {
             .is_some_and(|e| (e - 27.32).abs() < 0.005),
         "{row:?}"
     );
+    // The project's details carry the estimate line by line (the TUI's details show them).
+    let sent = h
+        .bus
+        .send(&Command::GetProject(pockitect_proto::ProjectRef {
+            project: "blog".into(),
+        }))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    let t = h.bus.answer(t).await.unwrap();
+    let Ok(Event::Project(detail)) = t.decode() else {
+        panic!("project: {t:?}")
+    };
+    let e = detail.estimate.expect("the details carry the estimate");
+    assert_eq!(e.total_usd_month, 27.32);
+    assert!(e.lines.iter().any(|l| l.item.starts_with("t3.micro Linux")));
 
     let t = cost(&h, None).await;
     let Ok(Event::Cost(r)) = t.decode() else {

@@ -242,6 +242,7 @@ fn events() -> Vec<(Event, Status)> {
                 summary: summary(),
                 outputs: outputs(),
                 blueprint: json!({"project": {"name": "Blog"}}),
+                estimate: None,
             }),
             Success,
         ),
