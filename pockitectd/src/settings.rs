@@ -199,7 +199,8 @@ settings! {
     /// Seconds a command's lease lasts without renewal before another daemon may take it over.
     lease_secs: f64 = "POCKITECT_LEASE_SECS"
         => lease: Duration = Duration::from_secs(30), |v| secs(v);
-    /// AWS calls in flight at once during a scan.
+    /// AWS calls in flight at once during a scan, in each region (AWS throttles per account,
+    /// region and API action; S3 and IAM have a bound of their own).
     scan_concurrency: usize = "POCKITECT_SCAN_CONCURRENCY"
         => scan_concurrency: usize = 16, |v| Ok(v.max(1));
     /// Seconds between heartbeats.
