@@ -57,7 +57,7 @@ pub async fn ensure_daemon(g: &Global, bus: &Bus) -> Result<(), CliError> {
         return Err(CliError::Unavailable(format!(
             "no daemon is running for prefix '{}' on {}: start one with 'pockitectd' (or pass --queue to leave the command for the next daemon)",
             g.prefix,
-            pockitect_bus::redact_url(&g.redis_url)
+            pockitect_bus::redact_url(&bus.config().url)
         )));
     }
     Ok(())

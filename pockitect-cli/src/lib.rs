@@ -14,6 +14,7 @@ mod output;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use pockitect_bus::local::{Locator, Resolved};
 use pockitect_bus::{Bus, BusConfig};
 use pockitect_proto::exit;
 
@@ -36,14 +37,15 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct Global {
-    /// Redis URL the daemon listens on.
+    /// Redis URL the daemon listens on. Unset: the daemon's private redis-server when it runs
+    /// (named in $XDG_RUNTIME_DIR/pockitect/redis.url), else redis://127.0.0.1:6379.
     #[arg(
         long,
         global = true,
         env = "POCKITECT_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
+        hide_env_values = true
     )]
-    pub redis_url: String,
+    pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel (as the daemon's).
     #[arg(
         long,
@@ -127,8 +129,8 @@ pub async fn run(cli: Cli) -> i32 {
         // A blueprint file's errors are reported before Redis is needed: they connect themselves.
         Commands::Plan(a) => cmd::deploy::plan(&cli.global, a).await,
         Commands::Deploy(a) => cmd::deploy::deploy(&cli.global, a).await,
-        command => match connect(&cli.global).await {
-            Ok(bus) => dispatch(&cli.global, &bus, command).await,
+        command => match connect_resolved(&cli.global).await {
+            Ok((bus, redis)) => dispatch(&cli.global, &bus, &redis, command).await,
             Err(e) => Err(e),
         },
     };
@@ -146,14 +148,19 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliError> {
+async fn dispatch(
+    g: &Global,
+    bus: &Bus,
+    redis: &Resolved,
+    command: Commands,
+) -> Result<i32, CliError> {
     match command {
         Commands::Scan(a) => cmd::scan::run(g, bus, a).await,
         Commands::Resources(a) => cmd::resources::run(g, bus, a).await,
         Commands::Find(a) => cmd::resources::find(g, bus, a).await,
         Commands::Watch(a) => cmd::watch::run(g, bus, a).await,
         Commands::Cancel(a) => cmd::watch::cancel(g, bus, a).await,
-        Commands::Doctor => cmd::doctor::run(g, bus).await,
+        Commands::Doctor => cmd::doctor::run(g, bus, redis).await,
         Commands::Projects => cmd::projects::run(g, bus).await,
         Commands::Status(a) => cmd::deploy::status(g, bus, a).await,
         Commands::Refresh(a) => cmd::operate::refresh(g, bus, a).await,
@@ -174,10 +181,20 @@ async fn dispatch(g: &Global, bus: &Bus, command: Commands) -> Result<i32, CliEr
 
 /// Connects to Redis within a few seconds, or explains how to get one.
 pub(crate) async fn connect(g: &Global) -> Result<Bus, CliError> {
-    let url = pockitect_bus::redact_url(&g.redis_url);
-    let fut = Bus::connect(BusConfig::new(g.redis_url.clone(), g.prefix.clone()));
+    connect_resolved(g).await.map(|(bus, _)| bus)
+}
+
+/// Finds the Redis to use as the daemon does (the configured URL, else the daemon's private
+/// server, else the default address: `pockitect_bus::local`) and connects to it.
+pub(crate) async fn connect_resolved(g: &Global) -> Result<(Bus, Resolved), CliError> {
+    let redis = Locator::from_env()
+        .resolve(g.redis_url.as_deref())
+        .await
+        .map_err(|e| CliError::Unavailable(e.to_string()))?;
+    let url = pockitect_bus::redact_url(&redis.url);
+    let fut = Bus::connect(BusConfig::new(redis.url.clone(), g.prefix.clone()));
     match tokio::time::timeout(Duration::from_secs(4), fut).await {
-        Ok(Ok(bus)) => Ok(bus.identified_as(pockitect_proto::ClientKind::Cli)),
+        Ok(Ok(bus)) => Ok((bus.identified_as(pockitect_proto::ClientKind::Cli), redis)),
         Ok(Err(e)) => Err(CliError::Unavailable(format!(
             "cannot reach Redis at {url}: {e}; start redis-server or set POCKITECT_REDIS_URL"
         ))),

@@ -11,6 +11,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pockitect_bus::local::{Locator, Resolved, Source};
 use pockitect_bus::{Bus, BusConfig, BusError, EventReader};
 use pockitect_proto::{ClientKind, Envelope, ErrorCode, RequestId, Status, event_type};
 use tokio::sync::mpsc::{Sender, UnboundedReceiver};
@@ -33,7 +34,10 @@ type Asked = Arc<Mutex<HashSet<RequestId>>>;
 
 #[derive(Clone, Debug)]
 pub struct BusSettings {
-    pub url: String,
+    /// The configured URL. None: found at each attempt as the CLI finds it (the daemon's
+    /// private server, else the default address: `pockitect_bus::local`), so a daemon started
+    /// after the console is found.
+    pub url: Option<String>,
     pub prefix: String,
     /// How many of the newest events to replay at start.
     pub replay: usize,
@@ -41,9 +45,15 @@ pub struct BusSettings {
 }
 
 impl BusSettings {
+    /// Settings for the Redis at `url`.
     pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self::found(Some(url.into()), prefix)
+    }
+
+    /// Settings for the configured URL if any, else the Redis found as the CLI finds it.
+    pub fn found(url: Option<String>, prefix: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            url,
             prefix: prefix.into(),
             replay: 2_000,
             poll_every: Duration::from_secs(2),
@@ -83,6 +93,7 @@ pub async fn run(
     let mut position: Option<String> = None;
     let asked: Asked = Arc::default();
     let mut backoff = FIRST_BACKOFF;
+    let mut shown: Option<String> = None;
     loop {
         let attempt = tokio::select! {
             _ = token.cancelled() => return,
@@ -92,9 +103,16 @@ pub async fn run(
             },
         };
         let failure = match attempt {
-            Ok(bus) => {
+            Ok((bus, redis)) => {
                 backoff = FIRST_BACKOFF;
-                tracing::info!(url = %pockitect_bus::redact_url(&settings.url), "connected to redis");
+                let which = describe(&redis);
+                tracing::info!(redis = %which, "connected to redis");
+                if shown.as_ref() != Some(&which) {
+                    shown = Some(which.clone());
+                    if ui.send(BusMsg::Redis(which)).await.is_err() {
+                        return;
+                    }
+                }
                 match session(
                     &bus,
                     &settings,
@@ -123,13 +141,27 @@ pub async fn run(
     }
 }
 
-async fn connect(s: &BusSettings) -> Result<Bus, String> {
-    let bus = Bus::connect(BusConfig::new(&s.url, &s.prefix))
+async fn connect(s: &BusSettings) -> Result<(Bus, Resolved), String> {
+    let redis = Locator::from_env()
+        .resolve(s.url.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let bus = Bus::connect(BusConfig::new(&redis.url, &s.prefix))
         .await
         .map_err(|e| reason(&e))?
         .identified_as(ClientKind::Tui);
     bus.ping().await.map_err(|e| reason(&e))?;
-    Ok(bus)
+    Ok((bus, redis))
+}
+
+/// The Redis in use and why, for the screen (no password).
+pub fn describe(redis: &Resolved) -> String {
+    let why = match redis.source {
+        Source::Explicit => "configured",
+        Source::Private { .. } => "the daemon's private server",
+        Source::DefaultAddress => "default address",
+    };
+    format!("{} ({why})", pockitect_bus::redact_url(&redis.url))
 }
 
 /// Waits before the next attempt, refusing effects meanwhile. False when it is time to stop.

@@ -42,14 +42,10 @@ use crate::theme::Theme;
                   Logs go to $XDG_STATE_HOME/pockitect/tui.<date>.log (filter with POCKITECT_LOG or RUST_LOG)."
 )]
 pub struct Args {
-    /// Redis URL of the bus (rediss:// for TLS; a password in it is never shown).
-    #[arg(
-        long,
-        env = "POCKITECT_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        hide_env_values = true
-    )]
-    pub redis_url: String,
+    /// Redis URL of the bus (rediss:// for TLS; a password in it is never shown). Unset: the
+    /// daemon's private redis-server when it runs, else redis://127.0.0.1:6379.
+    #[arg(long, env = "POCKITECT_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel.
     #[arg(long, env = "POCKITECT_PREFIX", default_value = "pockitect")]
     pub prefix: String,
@@ -58,7 +54,10 @@ pub struct Args {
 impl std::fmt::Debug for Args {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Args")
-            .field("redis_url", &pockitect_bus::redact_url(&self.redis_url))
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(pockitect_bus::redact_url),
+            )
             .field("prefix", &self.prefix)
             .finish()
     }
@@ -147,7 +146,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let (bus_tx, bus_rx) = mpsc::channel(256);
     let (eff_tx, eff_rx) = mpsc::unbounded_channel();
     let bus = bus_task::spawn(
-        BusSettings::new(args.redis_url.clone(), args.prefix.clone()),
+        BusSettings::found(args.redis_url.clone(), args.prefix.clone()),
         token.child_token(),
         eff_rx,
         bus_tx,
@@ -173,7 +172,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let size = terminal.size().unwrap_or_default();
     let session = pockitect_proto::RequestId::new().to_string();
     let mut model = Model::new(Settings {
-        redis_url: pockitect_bus::redact_url(&args.redis_url),
+        // Until the bus task says which Redis it found.
+        redis_url: match &args.redis_url {
+            Some(url) => pockitect_bus::redact_url(url),
+            None => format!(
+                "looking for the daemon's private server, then {}",
+                pockitect_bus::local::Locator::from_env().default_url
+            ),
+        },
         prefix: args.prefix.clone(),
         session,
         theme: Theme::from_env(),

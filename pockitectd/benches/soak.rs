@@ -156,7 +156,7 @@ async fn main() {
         pockitect_tui::synthetic::records(resources),
     );
     let mut s = pockitectd::Settings::defaults();
-    s.redis_url = redis_server.url().to_owned();
+    s.redis_url = Some(redis_server.url().to_owned());
     s.prefix = prefix.clone();
     s.workers = 2;
     s.projects_dir = dir.path().join("projects");

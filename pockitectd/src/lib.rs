@@ -13,6 +13,7 @@ mod heartbeat;
 pub mod logging;
 mod policy;
 mod prices;
+mod private_redis;
 mod settings;
 mod state;
 mod watcher;
@@ -84,17 +85,91 @@ async fn connect_bus(cfg: &BusConfig, token: &CancellationToken) -> Option<Bus> 
 
 /// Runs the daemon until `shutdown` is cancelled: listeners, the legacy pub/sub bridge and the
 /// heartbeat. On shutdown it stops taking commands, lets in-flight ones finish within the
-/// grace period, leaves the rest pending for another daemon to reclaim, and returns.
+/// grace period, leaves the rest pending for another daemon to reclaim, and returns. With no
+/// Redis configured it uses this user's private `redis-server`, starting it when none
+/// answers, and stops it last (unless other daemons still use it).
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.cache_dir)
         .with_context(|| format!("create cache dir '{}'", settings.cache_dir.display()))?;
     std::fs::create_dir_all(&settings.projects_dir)
         .with_context(|| format!("create projects dir '{}'", settings.projects_dir.display()))?;
-    let mut bus_cfg = BusConfig::new(settings.redis_url.clone(), settings.prefix.clone());
+    let Some((redis, private)) = choose_redis(&settings, &shutdown).await? else {
+        return Ok(());
+    };
+    let result = serve(settings, redis, shutdown).await;
+    // Last: the daemon's own shutdown above still needed Redis.
+    if let Some(p) = private {
+        p.stop().await;
+    }
+    result
+}
+
+/// The Redis in use and, when it is this user's private server, this daemon's part in running it.
+type Chosen = (
+    pockitect_bus::local::Resolved,
+    Option<private_redis::PrivateRedis>,
+);
+
+/// The Redis to use, as the CLI and TUI find it (`pockitect_bus::local`): the configured URL;
+/// else this user's private server when it runs (joined, so this daemon can take it over when
+/// its owner leaves); else a Redis answering on the default address; else a private server
+/// started now. None when `shutdown` came first.
+async fn choose_redis(
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Chosen>> {
+    use pockitect_bus::local::{LocalError, Locator, Resolved, Source};
+    let locator = Locator::from_env();
+    let found = locator.resolve(settings.redis_url.as_deref()).await;
+    let join = match &found {
+        Ok(
+            r @ Resolved {
+                source: Source::Private { .. },
+                ..
+            },
+        ) => r.url == locator.private_url(),
+        Ok(_) => false,
+        Err(LocalError::NotFound { .. }) => true,
+        Err(_) => false,
+    };
+    if !join {
+        let found = found?;
+        tracing::info!(
+            redis = %pockitect_bus::redact_url(&found.url),
+            source = found.source.name(),
+            why = %found.why(),
+            "which redis"
+        );
+        return Ok(Some((found, None)));
+    }
+    let Some(private) = private_redis::PrivateRedis::start(locator.clone(), shutdown).await? else {
+        return Ok(None);
+    };
+    let found = Resolved {
+        url: private.url(),
+        source: Source::Private {
+            runtime_file: locator.runtime_file(),
+        },
+    };
+    tracing::info!(
+        redis = %found.url,
+        source = found.source.name(),
+        why = %found.why(),
+        "which redis"
+    );
+    Ok(Some((found, Some(private))))
+}
+
+async fn serve(
+    settings: Settings,
+    redis: pockitect_bus::local::Resolved,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut bus_cfg = BusConfig::new(redis.url.clone(), settings.prefix.clone());
     bus_cfg.audit_retention = settings.audit_retention;
     bus_cfg.audit_max_entries = settings.audit_max_entries;
     tracing::info!(
-        redis = %pockitect_bus::redact_url(&settings.redis_url),
+        redis = %pockitect_bus::redact_url(&redis.url),
         prefix = %settings.prefix,
         workers = settings.workers,
         daemon = %settings.daemon_id,

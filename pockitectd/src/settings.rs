@@ -160,14 +160,20 @@ fn secs(v: f64) -> anyhow::Result<Duration> {
 }
 
 /// The Redis URL with its password hidden.
-fn redact(url: &str) -> String {
-    pockitect_bus::redact_url(url)
+fn redact(url: &Option<String>) -> String {
+    match url {
+        Some(url) => pockitect_bus::redact_url(url),
+        None => "(not set: found or started, see the log's 'which redis')".into(),
+    }
 }
 
 settings! {
-    /// Redis URL (a password and rediss:// work).
+    /// Redis URL (a password and rediss:// work). Unset: this user's private redis-server when
+    /// it runs, else redis://127.0.0.1:6379 when it answers, else a private redis-server started
+    /// now (persistent, on a unix socket; the clients find it).
     redis_url: String = "POCKITECT_REDIS_URL"
-        => redis_url: String = "redis://127.0.0.1:6379".into(), shown as redact;
+        => redis_url: Option<String> = None, |v| Ok((!v.trim().is_empty()).then_some(v)),
+            shown as redact;
     /// Prefix of every Redis key and channel.
     prefix: String = "POCKITECT_PREFIX" => prefix: String = "pockitect".into();
     /// Commands handled at once.
@@ -324,9 +330,21 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_redis_url_is_no_configuration() {
+        assert_eq!(
+            Settings::resolve(args(&["--redis-url", " "]))
+                .unwrap()
+                .redis_url,
+            None
+        );
+        let s = Settings::resolve(args(&["--redis-url", "redis://h:1"])).unwrap();
+        assert_eq!(s.redis_url.as_deref(), Some("redis://h:1"));
+    }
+
+    #[test]
     fn debug_hides_the_redis_password() {
         let mut s = Settings::defaults();
-        s.redis_url = "redis://:s3cret@localhost:6379".into();
+        s.redis_url = Some("redis://:s3cret@localhost:6379".into());
         assert!(!format!("{s:?}").contains("s3cret"));
     }
 }

@@ -4,6 +4,7 @@
 mod bounded;
 mod bus;
 mod deploy;
+mod embedded;
 mod errors;
 mod ownership;
 mod scan;

@@ -1,5 +1,6 @@
 //! The real `pockitect-tui` binary in a real terminal (tmux), against a real daemon: connects,
-//! shows a scan's resources, a running request and the daemon, and quits cleanly on `q`.
+//! shows a scan's resources, a running request and the daemon, and quits cleanly on `q`; with
+//! nothing set, finds the daemon's private Redis as the CLI does.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Output};
@@ -234,4 +235,56 @@ async fn the_console_shows_resources_activity_and_daemons_and_quits() {
     assert_eq!(exit.trim(), "EXIT=0");
     drop(tmux);
     drop(d);
+}
+
+#[tokio::test]
+async fn with_nothing_set_the_console_finds_the_daemons_private_server() {
+    let z = crate::embedded::Zero::new();
+    let mut d = z.daemon("private-d", &[]);
+    z.wait_runtime_file(&mut d);
+    let pid = d.child.id().to_string();
+    let root = z.dir.path();
+    let (run, state, config) = (
+        root.join("run").display().to_string(),
+        root.join("state").display().to_string(),
+        root.join("config").display().to_string(),
+    );
+    // Whatever the environment running the tests says about Redis, the console gets nothing.
+    let cmd = format!(
+        "env -u POCKITECT_REDIS_URL -u POCKITECT_CONFIG {}",
+        sh_quote(&binary("pockitect-tui"))
+    );
+    let tmux = Tmux::start(
+        &[
+            ("XDG_RUNTIME_DIR", &run),
+            ("XDG_STATE_HOME", &state),
+            ("XDG_CONFIG_HOME", &config),
+            ("POCKITECT_DEFAULT_REDIS_URL", &z.default_url),
+            ("POCKITECT_PREFIX", &z.prefix),
+            ("NO_COLOR", "1"),
+        ],
+        &cmd,
+    );
+    let long = Duration::from_secs(30);
+    tmux.wait_for("the header to show '● redis'", long, |s| {
+        s.lines().next().is_some_and(|l| l.contains("● redis"))
+    })
+    .await;
+    tmux.keys(&["4"]);
+    tmux.wait_for(
+        "the Daemons tab to name the private server and show the daemon",
+        long,
+        |s| s.contains("(the daemon's private server)") && has_row(s, &["private-d", &pid]),
+    )
+    .await;
+    tmux.keys(&["q"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tmux.session_alive() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the console did not exit on q; the screen:\n{}",
+            tmux.capture()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

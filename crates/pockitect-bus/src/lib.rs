@@ -6,6 +6,7 @@
 
 mod audit;
 mod keys;
+pub mod local;
 mod memory;
 mod readers;
 mod reply;

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use pockitect_blueprint::ValidationContext;
-use pockitect_bus::{Bus, BusConfig};
 use pockitect_proto::{Catalog, CatalogArgs, Command, Status};
 
 use crate::Global;
@@ -12,8 +11,7 @@ use crate::follow::send_and_follow;
 
 /// The catalog of `region`, or why not (no Redis, no daemon, AWS did not answer).
 pub async fn fetch(g: &Global, region: &str) -> Result<Catalog, String> {
-    let connect = Bus::connect(BusConfig::new(g.redis_url.clone(), g.prefix.clone()));
-    let bus = match tokio::time::timeout(Duration::from_millis(1500), connect).await {
+    let bus = match tokio::time::timeout(Duration::from_secs(3), crate::connect(g)).await {
         Ok(Ok(bus)) => bus,
         _ => return Err("Redis is not reachable".into()),
     };

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pockitect_bus::Bus;
+use pockitect_bus::local::{Resolved, Source};
 use pockitect_proto::payload::AwsCheck;
 use pockitect_proto::{Command, Empty, Event, exit};
 use serde_json::json;
@@ -9,13 +10,13 @@ use serde_json::json;
 use crate::follow::{CliError, send_and_follow};
 use crate::{Global, output};
 
-/// Checks Redis (and whether others can use it without credentials), live daemons and the AWS
-/// identity (through a daemon: only daemons talk to AWS).
-pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
+/// Checks Redis (which one and why, and whether others can use it without credentials), live
+/// daemons and the AWS identity (through a daemon: only daemons talk to AWS).
+pub async fn run(g: &Global, bus: &Bus, which: &Resolved) -> Result<i32, CliError> {
     let mut ok = true;
     let redis = bus.ping().await;
     let exposure = match &redis {
-        Ok(_) => redis_exposure(&g.redis_url).await,
+        Ok(_) => redis_exposure(&which.url).await,
         Err(_) => None,
     };
     // Not a failure: Redis works, but a full Redis could delete leases and locks. Managed
@@ -57,7 +58,13 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
             json!({
                 "ok": ok,
                 "redis": {
-                    "url": pockitect_bus::redact_url(&g.redis_url),
+                    "url": pockitect_bus::redact_url(&which.url),
+                    "source": which.source.name(),
+                    "why": which.why(),
+                    "runtime_file": match &which.source {
+                        Source::Private { runtime_file } => Some(runtime_file),
+                        _ => None,
+                    },
                     "ok": redis.is_ok(),
                     "warning": exposure,
                     "maxmemory_policy": policy,
@@ -72,9 +79,10 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
     }
     let mark = |b: bool| if b { "ok  " } else { "FAIL" };
     out!(
-        "{} redis    {}",
+        "{} redis    {} ({})",
         mark(redis.is_ok()),
-        pockitect_bus::redact_url(&g.redis_url)
+        pockitect_bus::redact_url(&which.url),
+        which.why()
     );
     if let Some(w) = &exposure {
         out!("WARN redis    {w}");
@@ -147,13 +155,23 @@ pub async fn run(g: &Global, bus: &Bus) -> Result<i32, CliError> {
 /// sure: an unauthenticated PING either works or is refused, and the address the URL names.
 /// When that address is loopback, the server's own `bind` and `protected-mode` tell whether it
 /// also listens elsewhere; when it will not say (CONFIG refused by an ACL, a managed service),
-/// nothing is claimed. A unix socket is local by nature.
+/// nothing is claimed. A unix socket is local by nature: it is exposed when its permissions
+/// (and every directory above it) let other users of the machine open it (the daemon's private
+/// server's is 0700 in a 0700 directory: not exposed).
 async fn redis_exposure(url: &str) -> Option<String> {
     use redis::IntoConnectionInfo;
     let info = url.into_connection_info().ok()?;
-    let (host, port) = match info.addr() {
-        redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
-        redis::ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port),
+    // (host or socket path, port, whether a unix socket)
+    let (host, port, unix) = match info.addr() {
+        redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port, false),
+        redis::ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port, false),
+        #[cfg(unix)]
+        redis::ConnectionAddr::Unix(path) => {
+            if !socket_open_to_others(path) {
+                return None;
+            }
+            (path.display().to_string(), 0, true)
+        }
         _ => return None,
     };
     // The same address and TLS settings, without user or password.
@@ -173,6 +191,11 @@ async fn redis_exposure(url: &str) -> Option<String> {
     let advice = "whoever can reach it can deploy and destroy on the AWS account the daemon uses; \
                   set a password (requirepass) or an ACL user and put it in POCKITECT_REDIS_URL \
                   (README: 'Trust model and securing Redis')";
+    if unix {
+        return Some(format!(
+            "Redis's socket '{host}' lets other users of this machine open it and asks no password: {advice}; or make the socket 0700 (redis-server --unixsocketperm 700)"
+        ));
+    }
     if !is_loopback(&host) {
         return Some(format!(
             "Redis at {host}:{port} answers without a password on an address other than loopback: {advice}"
@@ -202,6 +225,37 @@ async fn redis_exposure(url: &str) -> Option<String> {
             if protected_mode { "yes" } else { "no" }
         )
     })
+}
+
+/// Whether users other than the socket's owner can open it: connecting needs write permission
+/// on the socket and search permission on every directory above it.
+#[cfg(unix)]
+fn socket_open_to_others(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode());
+    let Ok(socket) = mode(path) else {
+        return false;
+    };
+    let mut dirs = Vec::new();
+    for dir in path.ancestors().skip(1) {
+        if dir.as_os_str().is_empty() {
+            continue;
+        }
+        match mode(dir) {
+            Ok(m) => dirs.push(m),
+            // What cannot be looked at cannot be gone through either (by this user, at least).
+            Err(_) => return false,
+        }
+    }
+    reachable_by_others(socket, &dirs)
+}
+
+/// [`socket_open_to_others`] over permission bits: by everyone (o+w on the socket, o+x on each
+/// directory) or by the group (g+w, g+x).
+#[cfg(unix)]
+fn reachable_by_others(socket: u32, dirs: &[u32]) -> bool {
+    let via = |write: u32, search: u32| socket & write != 0 && dirs.iter().all(|m| m & search != 0);
+    via(0o002, 0o001) || via(0o020, 0o010)
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -279,6 +333,44 @@ mod tests {
         assert!(listens_beyond_loopback("0.0.0.0", true, Some(6)));
         assert!(!listens_beyond_loopback("", true, Some(6)));
         assert!(listens_beyond_loopback("10.0.0.5 127.0.0.1", true, None));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_unix_socket_is_exposed_only_when_other_users_can_open_it() {
+        // The daemon's private server: socket 0700 in a 0700 directory under /run/user (0700).
+        assert!(!reachable_by_others(
+            0o140700,
+            &[0o40700, 0o40700, 0o40755, 0o40755]
+        ));
+        // A 0777 socket behind a 0700 directory is still private.
+        assert!(!reachable_by_others(0o140777, &[0o40700, 0o40755]));
+        // A 0777 socket in /tmp (1777) is anyone's; a 0770 one in a 0750 directory, the group's.
+        assert!(reachable_by_others(0o140777, &[0o41777, 0o40755]));
+        assert!(reachable_by_others(0o140770, &[0o40750, 0o40755]));
+        assert!(!reachable_by_others(0o140770, &[0o40700, 0o40755]));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_real_socket_file_is_judged_by_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("redis.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!socket_open_to_others(&path));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Whether it is open now depends on the directories above the temporary directory.
+        let above_open = dir
+            .path()
+            .ancestors()
+            .skip(1)
+            .all(|d| std::fs::metadata(d).unwrap().permissions().mode() & 0o001 != 0);
+        assert_eq!(socket_open_to_others(&path), above_open);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(!socket_open_to_others(&path));
     }
 
     #[test]

@@ -7,8 +7,18 @@ use predicates::prelude::*;
 
 fn pockitect() -> Command {
     let mut c = Command::new(pockitect_testkit::binary("pockitect"));
+    // With no Redis given, nothing of the machine's is found either: no private server (a
+    // runtime directory that does not exist) and nothing on the default address.
     c.env_remove("POCKITECT_REDIS_URL")
-        .env_remove("POCKITECT_PREFIX");
+        .env_remove("POCKITECT_PREFIX")
+        .env(
+            "XDG_RUNTIME_DIR",
+            std::env::temp_dir().join(pockitect_testkit::unique("pockitect-no-runtime-")),
+        )
+        .env(
+            "POCKITECT_DEFAULT_REDIS_URL",
+            format!("redis://127.0.0.1:{}", pockitect_testkit::free_port()),
+        );
     c
 }
 

@@ -120,6 +120,8 @@ pub enum Msg {
 /// What the bus task reports.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BusMsg {
+    /// Which Redis the console uses (and why), when it is found or changes.
+    Redis(String),
     Connected,
     /// Redis is unreachable (a failed attempt or a lost connection); the task keeps retrying.
     Disconnected(String),
@@ -509,6 +511,10 @@ impl Model {
 
     fn on_bus(&mut self, msg: BusMsg) -> Option<Effect> {
         match msg {
+            BusMsg::Redis(which) => {
+                self.redis_url = which;
+                None
+            }
             BusMsg::Connected => {
                 let was_down = matches!(self.conn, ConnState::Disconnected { .. });
                 self.conn = ConnState::Connected { since: self.now };

@@ -43,7 +43,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let prefix = unique("t");
         let mut s = Settings::defaults();
-        s.redis_url = redis.url().to_owned();
+        s.redis_url = Some(redis.url().to_owned());
         s.prefix = prefix.clone();
         s.workers = workers;
         s.projects_dir = dir.path().join("projects");
