@@ -7,6 +7,7 @@
 mod audit;
 mod keys;
 mod memory;
+mod migrate;
 mod readers;
 mod reply;
 mod scripts;
@@ -24,6 +25,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 
 pub use keys::Keys;
 pub use memory::eviction_warning;
+pub use migrate::Migration;
 pub use readers::{CommandReader, Delivery, EventReader};
 pub use reply::REPLY_SECS;
 
@@ -43,6 +45,13 @@ pub enum BusError {
     Redis(#[from] redis::RedisError),
     #[error("decode {what} from redis: {message}")]
     Decode { what: &'static str, message: String },
+    #[error(
+        "use the key prefix '{prefix}': {problem}; every key starts with the prefix in braces (a Redis Cluster hash tag), so choose a non-empty prefix without '{{' or '}}' (POCKITECT_PREFIX or --prefix)"
+    )]
+    Prefix {
+        prefix: String,
+        problem: &'static str,
+    },
     #[error(
         "read the answer to request {request_id}: it is gone (an answer waits {ttl_secs} s for the client that asked and is read once); run the query again"
     )]
@@ -174,6 +183,12 @@ impl std::fmt::Debug for Bus {
 impl Bus {
     /// Connects once; fails at once when Redis is not there (callers decide whether to retry).
     pub async fn connect(cfg: BusConfig) -> Result<Self, BusError> {
+        if let Some(problem) = keys::prefix_problem(&cfg.prefix) {
+            return Err(BusError::Prefix {
+                prefix: cfg.prefix,
+                problem,
+            });
+        }
         let url = redact_url(&cfg.url);
         let client = redis::Client::open(cfg.url.as_str()).map_err(|source| BusError::Connect {
             url: url.clone(),
@@ -703,45 +718,40 @@ impl Bus {
             what: "heartbeat",
             message: e.to_string(),
         })?;
-        let () = self
-            .conn()
-            .pset_ex(self.keys().daemon(&hb.id), json, millis(ttl))
+        let k = self.keys();
+        let _: i64 = scripts::HEARTBEAT
+            .key(k.heartbeats())
+            .key(k.heartbeat_expiry())
+            .arg(&hb.id)
+            .arg(json)
+            .arg(millis(ttl))
+            .invoke_async(&mut self.conn())
             .await?;
         Ok(())
     }
 
     pub async fn remove_heartbeat(&self, daemon_id: &str) -> Result<(), BusError> {
-        let () = self.conn().del(self.keys().daemon(daemon_id)).await?;
+        let k = self.keys();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hdel(k.heartbeats(), daemon_id)
+            .ignore()
+            .zrem(k.heartbeat_expiry(), daemon_id)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
 
     /// Every live daemon's heartbeat, sorted by id.
     pub async fn daemons(&self) -> Result<Vec<DaemonHeartbeat>, BusError> {
-        let mut conn = self.conn();
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(self.keys().daemon_pattern())
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut conn)
-                .await?;
-            keys.extend(batch);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let raw: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+        let k = self.keys();
+        let raw: Vec<String> = scripts::DAEMONS
+            .key(k.heartbeats())
+            .key(k.heartbeat_expiry())
+            .invoke_async(&mut self.conn())
+            .await?;
         let mut out: Vec<DaemonHeartbeat> = raw
             .into_iter()
-            .flatten()
             .filter_map(|s| serde_json::from_str(&s).ok())
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));

@@ -1,4 +1,6 @@
-//! The bus's multi-key atomic steps, as small Lua scripts run by Redis in one step.
+//! The bus's multi-key atomic steps, as small Lua scripts run by Redis in one step. Every key a
+//! script is given comes from [`crate::Keys`], so all of them share one hash tag: one slot on a
+//! Redis Cluster, where a script may only touch keys of one slot.
 
 use std::sync::LazyLock;
 
@@ -143,6 +145,48 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+",
+    )
+});
+
+/// Announce a daemon until `ttl` from now, by the Redis clock (daemons on several hosts need not
+/// agree on the time), and forget the daemons whose announcement expired.
+/// KEYS: heartbeats (hash), heartbeat expiry (sorted set). ARGV: daemon id, heartbeat, ttl (ms).
+pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('HDEL', KEYS[1], id)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+return 1
+",
+    )
+});
+
+/// Every live daemon's heartbeat, forgetting the expired ones first.
+/// KEYS: heartbeats (hash), heartbeat expiry (sorted set).
+pub static DAEMONS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('HDEL', KEYS[1], id)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local hb = redis.call('HGET', KEYS[1], id)
+  if hb then
+    out[#out + 1] = hb
+  end
+end
+return out
 ",
     )
 });

@@ -1,12 +1,14 @@
 //! The bus against a real redis-server.
 
+mod migrate;
 mod reply;
 
 use std::time::Duration;
 
-use pockitect_bus::{Bus, BusConfig, Claim, Lock, Renewal};
-use pockitect_proto::{Command, Envelope, PingArgs, RequestId, Status};
-use pockitect_testkit::{RedisServer, unique};
+use pockitect_bus::{Bus, BusConfig, BusError, Claim, Lock, Renewal};
+use pockitect_proto::{Command, DaemonHeartbeat, Envelope, PingArgs, RequestId, Status};
+use pockitect_testkit::{RedisServer, eventually, unique};
+use redis::AsyncCommands;
 
 async fn bus(redis: &RedisServer) -> Bus {
     Bus::connect(BusConfig::new(redis.url(), unique("t")))
@@ -287,4 +289,81 @@ async fn a_refusal_is_published_only_under_an_unused_request_id() {
         bus.done_event(&fresh).await.unwrap().map(|e| e.kind),
         Some("error".to_owned())
     );
+}
+
+#[tokio::test]
+async fn heartbeats_list_live_daemons_until_they_expire_or_leave() {
+    let redis = RedisServer::start();
+    let bus = bus(&redis).await;
+    let beat = |id: &str| DaemonHeartbeat {
+        id: id.into(),
+        version: "0.1.0".into(),
+        host: "h".into(),
+        pid: 1,
+        workers: 2,
+        in_flight: vec![],
+        started_at: chrono::Utc::now(),
+        last_seen: chrono::Utc::now(),
+        handled: 0,
+        secrets: None,
+    };
+    assert!(bus.daemons().await.unwrap().is_empty());
+    bus.put_heartbeat(&beat("d2"), Duration::from_secs(60))
+        .await
+        .unwrap();
+    bus.put_heartbeat(&beat("d1"), Duration::from_secs(60))
+        .await
+        .unwrap();
+    bus.put_heartbeat(&beat("short"), Duration::from_millis(200))
+        .await
+        .unwrap();
+    let ids = |v: Vec<DaemonHeartbeat>| v.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(ids(bus.daemons().await.unwrap()), ["d1", "d2", "short"]);
+    // A beat replaces the daemon's record.
+    let mut busy = beat("d1");
+    busy.handled = 7;
+    bus.put_heartbeat(&busy, Duration::from_secs(60))
+        .await
+        .unwrap();
+    eventually(
+        "the short heartbeat to expire",
+        Duration::from_secs(5),
+        || {
+            let bus = bus.clone();
+            async move {
+                let live = bus.daemons().await.ok()?;
+                (live.len() == 2).then_some(live)
+            }
+        },
+    )
+    .await;
+    let live = bus.daemons().await.unwrap();
+    assert_eq!(ids(live.clone()), ["d1", "d2"]);
+    assert_eq!(live[0].handled, 7);
+    // An expired daemon is forgotten, not only hidden.
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let records: usize = conn.hlen(bus.keys().heartbeats()).await.unwrap();
+    assert_eq!(records, 2);
+    bus.remove_heartbeat("d2").await.unwrap();
+    assert_eq!(ids(bus.daemons().await.unwrap()), ["d1"]);
+}
+
+#[tokio::test]
+async fn a_prefix_that_makes_no_hash_tag_is_refused_with_what_to_do() {
+    let redis = RedisServer::start();
+    for bad in ["", "a{b}"] {
+        let err = Bus::connect(BusConfig::new(redis.url(), bad))
+            .await
+            .expect_err(bad);
+        let msg = err.to_string();
+        assert!(matches!(err, BusError::Prefix { .. }), "{err:?}");
+        assert!(
+            msg.contains(&format!("'{bad}'")) && msg.contains("POCKITECT_PREFIX"),
+            "{msg}"
+        );
+    }
 }
