@@ -15,7 +15,7 @@ pub use secret_service::SecretService;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A unique key prefix / name suffix, so tests can share servers and run in parallel.
@@ -210,6 +210,8 @@ pub struct RedisCluster {
     url: String,
     /// Node configs and logs; None for an external cluster.
     dir: Option<tempfile::TempDir>,
+    /// Kills the nodes once this process has ended, however it ends (see [`reaper`]).
+    reaper: Option<Child>,
 }
 
 /// The masters a test cluster has: the fewest Redis accepts for a cluster, so every slot
@@ -219,7 +221,8 @@ const CLUSTER_MASTERS: usize = 3;
 
 impl RedisCluster {
     /// Starts a private cluster and waits until every node reports `cluster_state:ok`, or
-    /// points at `POCKITECT_TEST_REDIS_CLUSTER_URL` when set.
+    /// points at `POCKITECT_TEST_REDIS_CLUSTER_URL` when set. Its nodes stop when it is dropped,
+    /// or else when the test process ends, even when killed.
     pub fn start() -> Self {
         if let Ok(url) = std::env::var("POCKITECT_TEST_REDIS_CLUSTER_URL") {
             return Self {
@@ -227,6 +230,7 @@ impl RedisCluster {
                 ports: Vec::new(),
                 url,
                 dir: None,
+                reaper: None,
             };
         }
         let mut last_err = String::new();
@@ -236,6 +240,7 @@ impl RedisCluster {
                 ports: Vec::new(),
                 url: String::new(),
                 dir: Some(tempfile::tempdir().expect("temp dir for the redis cluster")),
+                reaper: None,
             };
             match cluster.spawn_nodes().and_then(|()| cluster.create()) {
                 Ok(()) => {
@@ -252,20 +257,14 @@ impl RedisCluster {
         panic!("could not start a redis cluster: {last_err}");
     }
 
-    /// A cluster shared by the tests of this process that run at the same time: starting one
-    /// takes seconds (`redis-cli --cluster create` waits for the nodes to meet), so tests that
-    /// keep apart by key prefix ([`unique`]) share it. It stops when the last test holding it
-    /// drops it; a later test starts another.
-    pub fn shared() -> Arc<Self> {
-        static SHARED: Mutex<Weak<RedisCluster>> = Mutex::new(Weak::new());
-        // A test that panicked while starting one leaves nothing half-made behind the lock.
-        let mut slot = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(cluster) = slot.upgrade() {
-            return cluster;
-        }
-        let cluster = Arc::new(Self::start());
-        *slot = Arc::downgrade(&cluster);
-        cluster
+    /// The cluster shared by every test of this process that asks for it: starting one takes
+    /// seconds (`redis-cli --cluster create` waits for the nodes to meet), and tests keep apart
+    /// by key prefix ([`unique`]). Being static it is never dropped: its nodes stop when the test
+    /// process ends (see [`RedisCluster::start`]).
+    pub fn shared() -> &'static Self {
+        static SHARED: OnceLock<RedisCluster> = OnceLock::new();
+        // A start that panics leaves the cell empty: the next test tries again.
+        SHARED.get_or_init(Self::start)
     }
 
     /// The URL of one node (the first), as a user would give it: the client finds the rest.
@@ -319,6 +318,12 @@ impl RedisCluster {
                 })?;
             self.nodes.push(child);
             self.ports.push(port);
+            // Started before waiting, so that a node is never left behind.
+            if let Some(mut old) = self.reaper.take() {
+                let _ = old.kill();
+                let _ = old.wait();
+            }
+            self.reaper = reaper(&self.nodes);
             let child = self.nodes.last_mut().expect("just pushed");
             wait_for_port(port, child, "redis-server (cluster node)", &log).map_err(|e| {
                 let log = std::fs::read_to_string(&log).unwrap_or_default();
@@ -427,8 +432,33 @@ impl ClusterError {
     }
 }
 
+/// A shell that waits for its standard input to close, then kills `nodes`. Its input is a pipe
+/// whose writing end only this process holds (Rust opens pipes close-on-exec, so no other child
+/// inherits it): the operating system closes it when this process ends, whether it returns,
+/// panics or is killed. That stops the nodes of a cluster that is never dropped (a static
+/// one, or any after SIGKILL). None where there is no `sh`.
+fn reaper(nodes: &[Child]) -> Option<Child> {
+    let pids: Vec<String> = nodes.iter().map(|c| c.id().to_string()).collect();
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cat >/dev/null; kill {} 2>/dev/null",
+            pids.join(" ")
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
 impl Drop for RedisCluster {
     fn drop(&mut self) {
+        // The reaper first: once the nodes are gone their pids could be another process's.
+        if let Some(mut r) = self.reaper.take() {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
         for mut c in self.nodes.drain(..) {
             let _ = c.kill();
             let _ = c.wait();
@@ -711,5 +741,25 @@ mod tests {
                 "node {port} still listens after the cluster was dropped"
             );
         }
+    }
+
+    #[test]
+    fn the_reaper_kills_when_its_input_closes_as_at_the_end_of_the_process() {
+        let mut sleeper = Command::new("sleep").arg("60").spawn().expect("sleep runs");
+        let mut reaper = reaper(std::slice::from_ref(&sleeper)).expect("sh runs");
+        // Still running while the pipe is open.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(sleeper.try_wait().unwrap().is_none());
+        // What the end of this process does to the pipe.
+        drop(reaper.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sleeper.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the reaper did not kill its node"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = reaper.wait();
     }
 }
