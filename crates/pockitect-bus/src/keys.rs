@@ -215,7 +215,7 @@ mod tests {
     use super::*;
 
     /// Every key of `k`, with ids that try to break the tag.
-    pub(crate) fn every_key(k: &Keys) -> Vec<String> {
+    fn every_key(k: &Keys) -> Vec<String> {
         let mut keys = vec![
             k.command_stream(),
             k.event_stream(),
@@ -255,6 +255,27 @@ mod tests {
         for key in every_key(&k) {
             assert!(key.starts_with("{t1}:"), "{key}");
         }
+    }
+
+    /// Redis Cluster lets a script or a MULTI touch keys of one slot only; every key a script
+    /// of the bus is given comes from `Keys`, so all of them must hash alike, whatever the ids.
+    #[test]
+    fn every_key_hashes_to_the_slot_of_the_prefix() {
+        use redis::cluster_routing::Slot;
+        for prefix in ["pockitect", "t1", "team:prod", "a b", "x*"] {
+            let k = Keys::new(prefix);
+            let slot = Slot::for_key(prefix);
+            for key in every_key(&k) {
+                assert_eq!(Slot::for_key(&key), slot, "{key}");
+            }
+        }
+        // The same keys without the tag would be spread over many slots: the check can fail.
+        let k = Keys::new("pockitect");
+        let untagged: std::collections::HashSet<_> = every_key(&k)
+            .iter()
+            .map(|key| Slot::for_key(key.replacen("{pockitect}", "pockitect", 1)))
+            .collect();
+        assert!(untagged.len() > 1);
     }
 
     #[test]

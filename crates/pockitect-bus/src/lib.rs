@@ -5,6 +5,7 @@
 //! it moves envelopes and keeps leases.
 
 mod audit;
+mod conn;
 mod keys;
 mod memory;
 mod migrate;
@@ -16,12 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit::audit_json;
+use conn::{Conn, Endpoint};
 use pockitect_proto::audit::AuditEntry;
 use pockitect_proto::{
     Approval, ClientInfo, ClientKind, Command, DaemonHeartbeat, Envelope, RequestId,
 };
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
 pub use keys::Keys;
 pub use memory::eviction_warning;
@@ -156,17 +157,18 @@ pub enum Lock {
 
 /// A cheap-to-clone handle on the bus. Publishing and small commands share one auto-reconnecting
 /// connection; every blocking reader gets a connection of its own (a blocking read on a shared
-/// multiplexed connection would stall everything else).
+/// multiplexed connection would stall everything else). The same on a standalone Redis and on a
+/// Redis Cluster, told apart when connecting.
 #[derive(Clone)]
 pub struct Bus {
     inner: Arc<Inner>,
-    conn: ConnectionManager,
+    conn: Conn,
     /// Named as the sender of every command sent (see [`Bus::identified_as`]).
     client: Option<Arc<ClientInfo>>,
 }
 
 struct Inner {
-    client: redis::Client,
+    endpoint: Endpoint,
     keys: Keys,
     cfg: BusConfig,
 }
@@ -176,12 +178,15 @@ impl std::fmt::Debug for Bus {
         f.debug_struct("Bus")
             .field("url", &redact_url(&self.inner.cfg.url))
             .field("prefix", &self.inner.cfg.prefix)
+            .field("cluster", &self.is_cluster())
             .finish()
     }
 }
 
 impl Bus {
     /// Connects once; fails at once when Redis is not there (callers decide whether to retry).
+    /// The URL names a standalone Redis, or any node of a Redis Cluster: which one it is, the
+    /// node says.
     pub async fn connect(cfg: BusConfig) -> Result<Self, BusError> {
         if let Some(problem) = keys::prefix_problem(&cfg.prefix) {
             return Err(BusError::Prefix {
@@ -189,30 +194,27 @@ impl Bus {
                 problem,
             });
         }
-        let url = redact_url(&cfg.url);
-        let client = redis::Client::open(cfg.url.as_str()).map_err(|source| BusError::Connect {
-            url: url.clone(),
-            source,
-        })?;
-        let mgr_cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            // Scan chunks can be megabytes; leave room for a slow Redis.
-            .set_response_timeout(Some(Duration::from_secs(30)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(2));
-        let conn = client
-            .get_connection_manager_with_config(mgr_cfg)
-            .await
-            .map_err(|source| BusError::Connect { url, source })?;
+        let (endpoint, conn) =
+            Endpoint::connect(&cfg.url)
+                .await
+                .map_err(|source| BusError::Connect {
+                    url: redact_url(&cfg.url),
+                    source,
+                })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
+                endpoint,
                 keys: Keys::new(cfg.prefix.clone()),
                 cfg,
             }),
             conn,
             client: None,
         })
+    }
+
+    /// True when connected to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.endpoint.is_cluster()
     }
 
     pub fn keys(&self) -> &Keys {
@@ -224,13 +226,10 @@ impl Bus {
     }
 
     /// A connection of its own with no response timeout, for blocking reads.
-    pub(crate) async fn dedicated_connection(&self) -> Result<MultiplexedConnection, BusError> {
-        let cfg = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(None);
+    pub(crate) async fn dedicated_connection(&self) -> Result<Conn, BusError> {
         self.inner
-            .client
-            .get_multiplexed_async_connection_with_config(&cfg)
+            .endpoint
+            .dedicated()
             .await
             .map_err(|source| BusError::Connect {
                 url: redact_url(&self.inner.cfg.url),
@@ -238,7 +237,7 @@ impl Bus {
             })
     }
 
-    pub(crate) fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
@@ -309,6 +308,8 @@ impl Bus {
     }
 
     /// Publishes the legacy way (PUBLISH on the commands channel), as the earlier client does.
+    /// Returns how many subscribers got it: on a cluster, those of the node it was sent to only
+    /// (Redis counts no further), though it reaches the subscribers of every node.
     pub async fn publish_legacy_command(&self, payload: &str) -> Result<usize, BusError> {
         let n: usize = self
             .conn()
@@ -698,16 +699,18 @@ impl Bus {
         CommandReader::new(self, consumer.into(), lease).await
     }
 
-    /// A pub/sub subscription to the earlier client's command channel.
+    /// A pub/sub subscription to the earlier client's command channel (on a cluster, to the node
+    /// the URL names: it hears a PUBLISH sent to any node).
     pub async fn subscribe_legacy_commands(&self) -> Result<redis::aio::PubSub, BusError> {
-        let mut ps = self.inner.client.get_async_pubsub().await?;
+        let mut ps = self.inner.endpoint.pubsub().await?;
         ps.subscribe(self.keys().commands_channel()).await?;
         Ok(ps)
     }
 
-    /// A pub/sub subscription to the live status channel.
+    /// A pub/sub subscription to the live status channel (on a cluster, as
+    /// [`Bus::subscribe_legacy_commands`]).
     pub async fn subscribe_status(&self) -> Result<redis::aio::PubSub, BusError> {
-        let mut ps = self.inner.client.get_async_pubsub().await?;
+        let mut ps = self.inner.endpoint.pubsub().await?;
         ps.subscribe(self.keys().status_channel()).await?;
         Ok(ps)
     }

@@ -26,8 +26,14 @@ impl Bus {
     /// alongside another daemon's, moves nothing twice and overwrites nothing. Call it once
     /// when a daemon starts, before it reads commands: an earlier version's daemons and clients
     /// use the old names, so upgrade them all together.
+    ///
+    /// Nothing to do on a Redis Cluster: the earlier layout never worked there (its scripts
+    /// touched keys of several slots), so no cluster holds its keys.
     pub async fn migrate_legacy_keys(&self) -> Result<Migration, BusError> {
         let mut out = Migration::default();
+        if self.is_cluster() {
+            return Ok(out);
+        }
         let keys = self.keys();
         let pattern = keys.legacy_pattern();
         let mut conn = self.conn();

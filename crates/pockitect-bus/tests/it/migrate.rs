@@ -3,36 +3,15 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use pockitect_bus::{Bus, BusConfig, Claim, Lock, Migration, Renewal};
-use pockitect_proto::audit::{AuditEntry, HistoryArgs};
-use pockitect_proto::{ClientInfo, ClientKind, Envelope, RequestId, Status};
+use pockitect_proto::audit::HistoryArgs;
+use pockitect_proto::{Envelope, RequestId, Status};
 use pockitect_testkit::{RedisServer, unique};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 
-use crate::ping;
-
-fn audit_entry(id: &RequestId) -> AuditEntry {
-    AuditEntry {
-        request_id: id.clone(),
-        command: "deploy".into(),
-        args: serde_json::json!({"project": "blog"}),
-        project: Some("blog".into()),
-        client: ClientInfo::new(ClientKind::Cli, Some("ann".into()), Some("host".into())),
-        daemon: "old-daemon".into(),
-        account: None,
-        principal: None,
-        started_at: Utc::now(),
-        ended_at: Utc::now(),
-        status: Status::Success,
-        code: None,
-        message: "deployed".into(),
-        refused: false,
-        authorization: Default::default(),
-        resources: vec![],
-    }
-}
+use crate::backend::Redis;
+use crate::{audit_entry, ping};
 
 async fn xadd(conn: &mut MultiplexedConnection, key: &str, field: &str, value: &str) -> String {
     redis::cmd("XADD")
@@ -223,6 +202,7 @@ async fn an_earlier_versions_keys_are_found_after_migration_and_a_second_run_mov
     assert_eq!(history.entries.len(), 1);
     assert_eq!(history.entries[0].request_id, audited);
     assert_eq!(history.entries[0].message, "deployed");
+    assert_eq!(history.entries[0].daemon, "d1");
     let events = bus.events_after("0-0", 10).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].1, event);
@@ -244,4 +224,25 @@ async fn an_earlier_versions_keys_are_found_after_migration_and_a_second_run_mov
     let second = bus.migrate_legacy_keys().await.unwrap();
     assert_eq!(second.moved, 0);
     assert_eq!(second.conflicts, vec![old("lock:shop")]);
+}
+
+#[tokio::test]
+async fn on_a_cluster_there_is_nothing_to_migrate() {
+    let redis = Redis::cluster();
+    let prefix = unique("t");
+    let mut raw = redis.raw().await;
+    // A key named the old way (on whichever node its slot is): the earlier layout never ran on
+    // a cluster, so the migration does not look (a SCAN would see one node only).
+    let old = format!("{prefix}:lock:blog");
+    let () = raw.set(&old, "r1").await.unwrap();
+    let bus = Bus::connect(BusConfig::new(redis.url(), prefix))
+        .await
+        .unwrap();
+    assert!(bus.is_cluster());
+    assert_eq!(
+        bus.migrate_legacy_keys().await.unwrap(),
+        Migration::default()
+    );
+    let there: bool = raw.exists(&old).await.unwrap();
+    assert!(there);
 }
