@@ -15,8 +15,7 @@ const COMMAND_STREAM: &str = "stream:commands";
 const EVENT_STREAM: &str = "stream:events";
 const AUDIT_STREAM: &str = "stream:audit";
 const DEAD_LETTER_STREAM: &str = "stream:dead";
-const HEARTBEATS: &str = "heartbeats";
-const HEARTBEAT_EXPIRY: &str = "heartbeats:expiry";
+const DAEMON_IDS: &str = "daemon-ids";
 
 /// The families of keys with an id, after the tag: `<family>:<id>`.
 const TOUCHED: &str = "touched";
@@ -27,11 +26,12 @@ const DONE: &str = "done";
 const REPLY: &str = "reply";
 const CANCEL: &str = "cancel";
 const LOCK: &str = "lock";
+const DAEMON: &str = "daemon";
 
 /// The keys an earlier version kept untagged that are worth keeping: every stream (the audit
 /// trail above all) and every family of per-request or per-project keys. Its heartbeats
-/// (`<prefix>:daemon:<id>`) are left alone: leases of seconds that now live in a hash (see
-/// [`Keys::heartbeats`]), where each daemon announces itself again at its next beat.
+/// (`<prefix>:daemon:<id>`) are left alone: leases of seconds, which only count now with their
+/// id in [`Keys::daemon_ids`], where each daemon puts itself again at its next beat.
 const LEGACY_KEYS: [&str; 4] = [
     COMMAND_STREAM,
     EVENT_STREAM,
@@ -154,17 +154,16 @@ impl Keys {
         self.keyed(LOCK, project)
     }
 
-    /// Every live daemon's heartbeat record: a hash of daemon id to heartbeat JSON. One key
-    /// rather than a key per daemon, so that listing the daemons needs no SCAN (which on a
-    /// cluster would have to visit every node).
-    pub fn heartbeats(&self) -> String {
-        self.key(HEARTBEATS)
+    /// A daemon's heartbeat record, expiring unless the daemon renews it (a lease).
+    pub fn daemon(&self, daemon_id: &str) -> String {
+        self.keyed(DAEMON, daemon_id)
     }
 
-    /// When each daemon's heartbeat expires: a sorted set of daemon id scored by the Redis time
-    /// (ms) after which it counts as gone; expired ones are pruned whenever it is written or read.
-    pub fn heartbeat_expiry(&self) -> String {
-        self.key(HEARTBEAT_EXPIRY)
+    /// The ids of the daemons that announced themselves, a set: listing the daemons reads it
+    /// rather than SCAN for their records (on a cluster a SCAN would have to visit every
+    /// node), and drops the ids whose record expired.
+    pub fn daemon_ids(&self) -> String {
+        self.key(DAEMON_IDS)
     }
 
     /// SCAN pattern that matches every key of an earlier version's layout (untagged, under
@@ -221,8 +220,7 @@ mod tests {
             k.event_stream(),
             k.audit_stream(),
             k.dead_letter_stream(),
-            k.heartbeats(),
-            k.heartbeat_expiry(),
+            k.daemon_ids(),
         ];
         for id in ["x", "{other}", "}{", "a:b", "", "{}"] {
             keys.extend([
@@ -234,6 +232,7 @@ mod tests {
                 k.reply(id),
                 k.cancel(id),
                 k.project_lock(id),
+                k.daemon(id),
             ]);
         }
         keys
@@ -284,8 +283,8 @@ mod tests {
         for new in every_key(&k) {
             let old = new.replacen("{pockitect}", "pockitect", 1);
             let moved = k.migrated(&old);
-            if new == k.heartbeats() || new == k.heartbeat_expiry() {
-                assert_eq!(moved, None, "{old}: no earlier version had it");
+            if new == k.daemon_ids() || new.starts_with("{pockitect}:daemon:") {
+                assert_eq!(moved, None, "{old}: not moved");
             } else {
                 assert_eq!(moved.as_deref(), Some(new.as_str()), "{old}");
             }

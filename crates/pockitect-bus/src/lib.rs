@@ -722,14 +722,13 @@ impl Bus {
             message: e.to_string(),
         })?;
         let k = self.keys();
-        let _: i64 = scripts::HEARTBEAT
-            .key(k.heartbeats())
-            .key(k.heartbeat_expiry())
-            .arg(&hb.id)
-            .arg(json)
-            .arg(millis(ttl))
-            .invoke_async(&mut self.conn())
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .pset_ex(k.daemon(&hb.id), json, millis(ttl))
+            .ignore()
+            .sadd(k.daemon_ids(), &hb.id)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
 
@@ -737,22 +736,29 @@ impl Bus {
         let k = self.keys();
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .hdel(k.heartbeats(), daemon_id)
+            .del(k.daemon(daemon_id))
             .ignore()
-            .zrem(k.heartbeat_expiry(), daemon_id)
+            .srem(k.daemon_ids(), daemon_id)
             .ignore();
         let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
 
-    /// Every live daemon's heartbeat, sorted by id.
+    /// Every live daemon's heartbeat, sorted by id. Forgets the daemons whose record expired.
     pub async fn daemons(&self) -> Result<Vec<DaemonHeartbeat>, BusError> {
         let k = self.keys();
-        let raw: Vec<String> = scripts::DAEMONS
-            .key(k.heartbeats())
-            .key(k.heartbeat_expiry())
-            .invoke_async(&mut self.conn())
-            .await?;
+        let mut conn = self.conn();
+        let ids: Vec<String> = conn.smembers(k.daemon_ids()).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Checked and pruned in one step: a daemon that beats in between puts its id back
+        // after it, never before.
+        let mut script = scripts::DAEMONS.key(k.daemon_ids());
+        for id in &ids {
+            script.key(k.daemon(id)).arg(id);
+        }
+        let raw: Vec<String> = script.invoke_async(&mut conn).await?;
         let mut out: Vec<DaemonHeartbeat> = raw
             .into_iter()
             .filter_map(|s| serde_json::from_str(&s).ok())

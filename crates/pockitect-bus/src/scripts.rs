@@ -149,41 +149,19 @@ return 0
     )
 });
 
-/// Announce a daemon until `ttl` from now, by the Redis clock (daemons on several hosts need not
-/// agree on the time), and forget the daemons whose announcement expired.
-/// KEYS: heartbeats (hash), heartbeat expiry (sorted set). ARGV: daemon id, heartbeat, ttl (ms).
-pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
-  redis.call('HDEL', KEYS[1], id)
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
-return 1
-",
-    )
-});
-
-/// Every live daemon's heartbeat, forgetting the expired ones first.
-/// KEYS: heartbeats (hash), heartbeat expiry (sorted set).
+/// The heartbeats of the daemons whose ids are in the set, dropping the ids whose record
+/// expired. KEYS: daemon ids (set), then each daemon's record. ARGV: each daemon's id, in the
+/// order of its record.
 pub static DAEMONS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
-  redis.call('HDEL', KEYS[1], id)
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local hb = redis.call('HGET', KEYS[1], id)
+for i = 2, #KEYS do
+  local hb = redis.call('GET', KEYS[i])
   if hb then
     out[#out + 1] = hb
+  else
+    redis.call('SREM', KEYS[1], ARGV[i - 1])
   end
 end
 return out
