@@ -1,5 +1,6 @@
 //! The bus against a real redis-server, and against a real Redis Cluster.
 
+mod acl;
 mod backend;
 mod migrate;
 mod reply;
