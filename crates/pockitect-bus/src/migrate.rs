@@ -39,7 +39,8 @@ impl Bus {
         let mut conn = self.conn();
         let mut cursor: u64 = 0;
         loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            // Raw bytes: a key of someone else's that is not UTF-8 is skipped, not an error.
+            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("MATCH")
                 .arg(&pattern)
@@ -49,6 +50,7 @@ impl Bus {
                 .await?;
             let moves: Vec<(String, String)> = batch
                 .into_iter()
+                .filter_map(|old| String::from_utf8(old).ok())
                 .filter_map(|old| keys.migrated(&old).map(|new| (old, new)))
                 .collect();
             if !moves.is_empty() {
