@@ -148,7 +148,7 @@ async fn migrate_legacy_keys(bus: &Bus) {
             for key in &m.conflicts {
                 tracing::warn!(
                     key = %key,
-                    "left an earlier version's key as it is: its new name is taken (is an earlier pockitectd or client still running? stop it and restart this daemon)"
+                    "left an earlier version's key as it is: its new name is taken, so something (an earlier pockitectd or client?) went on using the old names; stop it, then keep whichever of the two keys holds what you need"
                 );
             }
         }
