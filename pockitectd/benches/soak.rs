@@ -257,16 +257,17 @@ async fn main() {
     let took = started.elapsed();
     let end = redis.used_memory().await;
     let redis_peak = redis.info_field("used_memory_peak").await;
-    let stream_key = format!("{prefix}:stream:events");
+    let names = pockitect_bus::Keys::new(prefix.clone());
+    let stream_key = names.event_stream();
     let stream_len: u64 = redis::cmd("XLEN")
         .arg(&stream_key)
         .query_async(&mut redis.conn)
         .await
         .unwrap_or(0);
     let stream_bytes = redis.memory_usage(&stream_key).await;
-    let done = redis.count(&format!("{prefix}:done:*")).await;
-    let seen = redis.count(&format!("{prefix}:seen:*")).await;
-    let replies = redis.count(&format!("{prefix}:reply:*")).await;
+    let done = redis.count(&format!("{}:done:*", names.tag())).await;
+    let seen = redis.count(&format!("{}:seen:*", names.tag())).await;
+    let replies = redis.count(&format!("{}:reply:*", names.tag())).await;
     let answer_bytes = Envelope::event(
         event_type::RESOURCES,
         None,

@@ -61,13 +61,15 @@ pub fn shutdown_on_signals(token: CancellationToken) {
     });
 }
 
-/// Connects to Redis, retrying with backoff until it answers or the token is cancelled.
-async fn connect_bus(cfg: &BusConfig, token: &CancellationToken) -> Option<Bus> {
+/// Connects to Redis, retrying with backoff until it answers or the token is cancelled. A
+/// configuration Redis cannot fix (a bad prefix) fails at once.
+async fn connect_bus(cfg: &BusConfig, token: &CancellationToken) -> anyhow::Result<Option<Bus>> {
     let mut delay = Duration::from_millis(200);
     let mut warned = false;
     loop {
         match Bus::connect(cfg.clone()).await {
-            Ok(bus) => return Some(bus),
+            Ok(bus) => return Ok(Some(bus)),
+            Err(e @ pockitect_bus::BusError::Prefix { .. }) => return Err(e.into()),
             Err(e) => {
                 if !warned {
                     tracing::warn!(error = %e, "waiting for redis (start redis-server or set POCKITECT_REDIS_URL)");
@@ -76,7 +78,7 @@ async fn connect_bus(cfg: &BusConfig, token: &CancellationToken) -> Option<Bus> 
             }
         }
         tokio::select! {
-            _ = token.cancelled() => return None,
+            _ = token.cancelled() => return Ok(None),
             _ = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -175,9 +177,10 @@ async fn serve(
         daemon = %settings.daemon_id,
         "pockitectd starting"
     );
-    let Some(bus) = connect_bus(&bus_cfg, &shutdown).await else {
+    let Some(bus) = connect_bus(&bus_cfg, &shutdown).await? else {
         return Ok(());
     };
+    migrate_legacy_keys(&bus).await;
     warn_if_redis_can_evict(&bus).await;
     let secrets = open_secrets(&settings).await?;
     let daemon = Arc::new(Daemon::new(settings, bus, secrets).await);
@@ -202,6 +205,34 @@ async fn serve(
         .await;
     tracing::info!("pockitectd stopped");
     Ok(())
+}
+
+/// Moves an earlier version's keys to their new names before any command is read, so that its
+/// queued commands, audit trail and leases carry on. A failure (an ACL user not allowed the old
+/// names, say) leaves them where they are and is no reason not to serve new commands.
+async fn migrate_legacy_keys(bus: &Bus) {
+    match bus.migrate_legacy_keys().await {
+        Ok(m) => {
+            if m.moved > 0 {
+                tracing::info!(
+                    moved = m.moved,
+                    "renamed the earlier version's redis keys to their new names"
+                );
+            } else {
+                tracing::debug!("no key of an earlier version to rename");
+            }
+            for key in &m.conflicts {
+                tracing::warn!(
+                    key = %key,
+                    "left an earlier version's key as it is: its new name is taken, so something (an earlier pockitectd or client?) went on using the old names; stop it, then keep whichever of the two keys holds what you need"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "could not rename the earlier version's redis keys: its queued commands and audit trail stay under their old names until a daemon allowed RENAMENX on them starts"
+        ),
+    }
 }
 
 /// Warns when a full Redis would delete the daemon's keys (request leases, project locks,

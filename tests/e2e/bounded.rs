@@ -99,7 +99,7 @@ async fn twenty_estate_queries_leave_redis_memory_flat_and_no_estate_in_shared_k
         );
         assert!(!json.contains("resource-899"), "estate in the stream");
     }
-    let done = keys(&mut conn, &format!("{}:done:*", env.prefix)).await;
+    let done = keys(&mut conn, &format!("{}:done:*", env.bus.keys().tag())).await;
     assert_eq!(done.len(), 21);
     for k in &done {
         let v: String = conn.get(k).await.unwrap();
@@ -108,7 +108,7 @@ async fn twenty_estate_queries_leave_redis_memory_flat_and_no_estate_in_shared_k
             "{k}: {v:.300}"
         );
     }
-    let replies = keys(&mut conn, &format!("{}:reply:*", env.prefix)).await;
+    let replies = keys(&mut conn, &format!("{}:reply:*", env.bus.keys().tag())).await;
     assert!(replies.is_empty(), "answers are read once: {replies:?}");
 
     // The CLI still prints every record.
@@ -121,7 +121,7 @@ async fn twenty_estate_queries_leave_redis_memory_flat_and_no_estate_in_shared_k
     let printed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed.len(), 900);
     assert!(
-        keys(&mut conn, &format!("{}:reply:*", env.prefix))
+        keys(&mut conn, &format!("{}:reply:*", env.bus.keys().tag()))
             .await
             .is_empty()
     );

@@ -5,9 +5,11 @@
 //! it moves envelopes and keeps leases.
 
 mod audit;
+mod conn;
 mod keys;
 pub mod local;
 mod memory;
+mod migrate;
 mod readers;
 mod reply;
 mod scripts;
@@ -16,15 +18,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use audit::audit_json;
+use conn::{Conn, Endpoint};
 use pockitect_proto::audit::AuditEntry;
 use pockitect_proto::{
     Approval, ClientInfo, ClientKind, Command, DaemonHeartbeat, Envelope, RequestId,
 };
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 
 pub use keys::Keys;
 pub use memory::eviction_warning;
+pub use migrate::Migration;
 pub use readers::{CommandReader, Delivery, EventReader};
 pub use reply::REPLY_SECS;
 
@@ -44,6 +47,13 @@ pub enum BusError {
     Redis(#[from] redis::RedisError),
     #[error("decode {what} from redis: {message}")]
     Decode { what: &'static str, message: String },
+    #[error(
+        "use the key prefix '{prefix}': {problem}; every key starts with the prefix in braces (a Redis Cluster hash tag), so choose a non-empty prefix without '{{' or '}}' (POCKITECT_PREFIX or --prefix)"
+    )]
+    Prefix {
+        prefix: String,
+        problem: &'static str,
+    },
     #[error(
         "read the answer to request {request_id}: it is gone (an answer waits {ttl_secs} s for the client that asked and is read once); run the query again"
     )]
@@ -148,17 +158,18 @@ pub enum Lock {
 
 /// A cheap-to-clone handle on the bus. Publishing and small commands share one auto-reconnecting
 /// connection; every blocking reader gets a connection of its own (a blocking read on a shared
-/// multiplexed connection would stall everything else).
+/// multiplexed connection would stall everything else). The same on a standalone Redis and on a
+/// Redis Cluster, told apart when connecting.
 #[derive(Clone)]
 pub struct Bus {
     inner: Arc<Inner>,
-    conn: ConnectionManager,
+    conn: Conn,
     /// Named as the sender of every command sent (see [`Bus::identified_as`]).
     client: Option<Arc<ClientInfo>>,
 }
 
 struct Inner {
-    client: redis::Client,
+    endpoint: Endpoint,
     keys: Keys,
     cfg: BusConfig,
 }
@@ -168,37 +179,43 @@ impl std::fmt::Debug for Bus {
         f.debug_struct("Bus")
             .field("url", &redact_url(&self.inner.cfg.url))
             .field("prefix", &self.inner.cfg.prefix)
+            .field("cluster", &self.is_cluster())
             .finish()
     }
 }
 
 impl Bus {
     /// Connects once; fails at once when Redis is not there (callers decide whether to retry).
+    /// The URL names a standalone Redis, or any node of a Redis Cluster: which one it is, the
+    /// node says.
     pub async fn connect(cfg: BusConfig) -> Result<Self, BusError> {
-        let url = redact_url(&cfg.url);
-        let client = redis::Client::open(cfg.url.as_str()).map_err(|source| BusError::Connect {
-            url: url.clone(),
-            source,
-        })?;
-        let mgr_cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            // Scan chunks can be megabytes; leave room for a slow Redis.
-            .set_response_timeout(Some(Duration::from_secs(30)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(2));
-        let conn = client
-            .get_connection_manager_with_config(mgr_cfg)
-            .await
-            .map_err(|source| BusError::Connect { url, source })?;
+        if let Some(problem) = keys::prefix_problem(&cfg.prefix) {
+            return Err(BusError::Prefix {
+                prefix: cfg.prefix,
+                problem,
+            });
+        }
+        let (endpoint, conn) =
+            Endpoint::connect(&cfg.url)
+                .await
+                .map_err(|source| BusError::Connect {
+                    url: redact_url(&cfg.url),
+                    source,
+                })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
+                endpoint,
                 keys: Keys::new(cfg.prefix.clone()),
                 cfg,
             }),
             conn,
             client: None,
         })
+    }
+
+    /// True when connected to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.endpoint.is_cluster()
     }
 
     pub fn keys(&self) -> &Keys {
@@ -210,13 +227,10 @@ impl Bus {
     }
 
     /// A connection of its own with no response timeout, for blocking reads.
-    pub(crate) async fn dedicated_connection(&self) -> Result<MultiplexedConnection, BusError> {
-        let cfg = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(None);
+    pub(crate) async fn dedicated_connection(&self) -> Result<Conn, BusError> {
         self.inner
-            .client
-            .get_multiplexed_async_connection_with_config(&cfg)
+            .endpoint
+            .dedicated()
             .await
             .map_err(|source| BusError::Connect {
                 url: redact_url(&self.inner.cfg.url),
@@ -224,7 +238,7 @@ impl Bus {
             })
     }
 
-    pub(crate) fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
@@ -295,6 +309,8 @@ impl Bus {
     }
 
     /// Publishes the legacy way (PUBLISH on the commands channel), as the earlier client does.
+    /// Returns how many subscribers got it: on a cluster, those of the node it was sent to only
+    /// (Redis counts no further), though it reaches the subscribers of every node.
     pub async fn publish_legacy_command(&self, payload: &str) -> Result<usize, BusError> {
         let n: usize = self
             .conn()
@@ -684,16 +700,18 @@ impl Bus {
         CommandReader::new(self, consumer.into(), lease).await
     }
 
-    /// A pub/sub subscription to the earlier client's command channel.
+    /// A pub/sub subscription to the earlier client's command channel (on a cluster, to the node
+    /// the URL names: it hears a PUBLISH sent to any node).
     pub async fn subscribe_legacy_commands(&self) -> Result<redis::aio::PubSub, BusError> {
-        let mut ps = self.inner.client.get_async_pubsub().await?;
+        let mut ps = self.inner.endpoint.pubsub().await?;
         ps.subscribe(self.keys().commands_channel()).await?;
         Ok(ps)
     }
 
-    /// A pub/sub subscription to the live status channel.
+    /// A pub/sub subscription to the live status channel (on a cluster, as
+    /// [`Bus::subscribe_legacy_commands`]).
     pub async fn subscribe_status(&self) -> Result<redis::aio::PubSub, BusError> {
-        let mut ps = self.inner.client.get_async_pubsub().await?;
+        let mut ps = self.inner.endpoint.pubsub().await?;
         ps.subscribe(self.keys().status_channel()).await?;
         Ok(ps)
     }
@@ -704,45 +722,46 @@ impl Bus {
             what: "heartbeat",
             message: e.to_string(),
         })?;
-        let () = self
-            .conn()
-            .pset_ex(self.keys().daemon(&hb.id), json, millis(ttl))
-            .await?;
+        let k = self.keys();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .pset_ex(k.daemon(&hb.id), json, millis(ttl))
+            .ignore()
+            .sadd(k.daemon_ids(), &hb.id)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
 
     pub async fn remove_heartbeat(&self, daemon_id: &str) -> Result<(), BusError> {
-        let () = self.conn().del(self.keys().daemon(daemon_id)).await?;
+        let k = self.keys();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(k.daemon(daemon_id))
+            .ignore()
+            .srem(k.daemon_ids(), daemon_id)
+            .ignore();
+        let () = pipe.query_async(&mut self.conn()).await?;
         Ok(())
     }
 
-    /// Every live daemon's heartbeat, sorted by id.
+    /// Every live daemon's heartbeat, sorted by id. Forgets the daemons whose record expired.
     pub async fn daemons(&self) -> Result<Vec<DaemonHeartbeat>, BusError> {
+        let k = self.keys();
         let mut conn = self.conn();
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(self.keys().daemon_pattern())
-                .arg("COUNT")
-                .arg(500)
-                .query_async(&mut conn)
-                .await?;
-            keys.extend(batch);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        if keys.is_empty() {
+        let ids: Vec<String> = conn.smembers(k.daemon_ids()).await?;
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let raw: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await?;
+        // Checked and pruned in one step: a daemon that beats in between puts its id back
+        // after it, never before.
+        let mut script = scripts::DAEMONS.key(k.daemon_ids());
+        for id in &ids {
+            script.key(k.daemon(id)).arg(id);
+        }
+        let raw: Vec<String> = script.invoke_async(&mut conn).await?;
         let mut out: Vec<DaemonHeartbeat> = raw
             .into_iter()
-            .flatten()
             .filter_map(|s| serde_json::from_str(&s).ok())
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));

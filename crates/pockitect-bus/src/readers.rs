@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use pockitect_proto::Envelope;
-use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
+use crate::conn::Conn;
 use crate::{Bus, BusError, millis};
 
 /// One command taken from the stream.
@@ -23,7 +23,7 @@ pub struct Delivery {
 /// expired (their consumer died), then waits for new ones.
 pub struct CommandReader {
     bus: Bus,
-    conn: MultiplexedConnection,
+    conn: Conn,
     consumer: String,
     lease: Duration,
     autoclaim_cursor: String,
@@ -140,7 +140,7 @@ fn delivery(e: StreamId, reclaimed: bool) -> Delivery {
 /// sees every event published after Redis came back.
 pub struct EventReader {
     bus: Bus,
-    conn: Option<MultiplexedConnection>,
+    conn: Option<Conn>,
     stream: String,
     last_id: String,
 }

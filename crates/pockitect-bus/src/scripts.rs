@@ -1,4 +1,6 @@
-//! The bus's multi-key atomic steps, as small Lua scripts run by Redis in one step.
+//! The bus's multi-key atomic steps, as small Lua scripts run by Redis in one step. Every key a
+//! script is given comes from [`crate::Keys`], so all of them share one hash tag: one slot on a
+//! Redis Cluster, where a script may only touch keys of one slot.
 
 use std::sync::LazyLock;
 
@@ -143,6 +145,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+",
+    )
+});
+
+/// The heartbeats of the daemons whose ids are in the set, dropping the ids whose record
+/// expired. KEYS: daemon ids (set), then each daemon's record. ARGV: each daemon's id, in the
+/// order of its record.
+pub static DAEMONS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local out = {}
+for i = 2, #KEYS do
+  local hb = redis.call('GET', KEYS[i])
+  if hb then
+    out[#out + 1] = hb
+  else
+    redis.call('SREM', KEYS[1], ARGV[i - 1])
+  end
+end
+return out
 ",
     )
 });

@@ -1,7 +1,8 @@
 //! Test support: starts a real `redis-server` and a real `moto_server` (the AWS emulator) on
 //! free loopback ports for a test, or uses `POCKITECT_TEST_REDIS_URL` /
 //! `POCKITECT_TEST_AWS_ENDPOINT` when set; gives current builds of the workspace's binaries;
-//! polls for conditions with a deadline; puts a [`DelayProxy`] in front of a server to make it
+//! starts a three-master Redis Cluster the same way, or uses `POCKITECT_TEST_REDIS_CLUSTER_URL`
+//! ([`RedisCluster`]); polls for conditions with a deadline; puts a [`DelayProxy`] in front of a server to make it
 //! as slow as the real service. A missing server is a test failure that says how to install it, never a
 //! silent skip.
 
@@ -194,6 +195,273 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Redis Cluster of three masters without replicas, each a `redis-server` of the test's own on
+/// free loopback ports (killed on drop), or the cluster whose node `POCKITECT_TEST_REDIS_CLUSTER_URL`
+/// names when set. Needs `redis-server` >= 7.0 (for `--cluster-port`: the default bus port, the
+/// client port + 10000, is past 65535 for most free ports) and `redis-cli` (it creates the
+/// cluster).
+pub struct RedisCluster {
+    nodes: Vec<Child>,
+    ports: Vec<u16>,
+    url: String,
+    /// Node configs and logs; None for an external cluster.
+    dir: Option<tempfile::TempDir>,
+    /// Kills the nodes once this process has ended, however it ends (see [`reaper`]).
+    reaper: Option<Child>,
+}
+
+/// The masters a test cluster has: the fewest Redis accepts for a cluster, so every slot
+/// range, and so the hash tag of a key, can land on another node than the one a client first
+/// asked.
+const CLUSTER_MASTERS: usize = 3;
+
+impl RedisCluster {
+    /// Starts a private cluster and waits until every node reports `cluster_state:ok`, or
+    /// points at `POCKITECT_TEST_REDIS_CLUSTER_URL` when set. Its nodes stop when it is dropped,
+    /// or else when the test process ends, even when killed.
+    pub fn start() -> Self {
+        if let Ok(url) = std::env::var("POCKITECT_TEST_REDIS_CLUSTER_URL") {
+            return Self {
+                nodes: Vec::new(),
+                ports: Vec::new(),
+                url,
+                dir: None,
+                reaper: None,
+            };
+        }
+        let mut last_err = String::new();
+        for _ in 0..5 {
+            let mut cluster = Self {
+                nodes: Vec::new(),
+                ports: Vec::new(),
+                url: String::new(),
+                dir: Some(tempfile::tempdir().expect("temp dir for the redis cluster")),
+                reaper: None,
+            };
+            match cluster.spawn_nodes().and_then(|()| cluster.create()) {
+                Ok(()) => {
+                    cluster.url = format!("redis://127.0.0.1:{}", cluster.ports[0]);
+                    return cluster;
+                }
+                // A port taken between choosing it and binding it: try other ports (dropping
+                // `cluster` stops the nodes it started). Anything else (not installed, cannot
+                // create) fails the same way again.
+                Err(e) if e.retry => last_err = e.message,
+                Err(e) => panic!("could not start a redis cluster: {}", e.message),
+            }
+        }
+        panic!("could not start a redis cluster: {last_err}");
+    }
+
+    /// The cluster shared by every test of this process that asks for it: starting one takes
+    /// seconds (`redis-cli --cluster create` waits for the nodes to meet), and tests keep apart
+    /// by key prefix ([`unique`]). Being static it is never dropped: its nodes stop when the test
+    /// process ends (see [`RedisCluster::start`]).
+    pub fn shared() -> &'static Self {
+        static SHARED: OnceLock<RedisCluster> = OnceLock::new();
+        // A start that panics leaves the cell empty: the next test tries again.
+        SHARED.get_or_init(Self::start)
+    }
+
+    /// The URL of one node (the first), as a user would give it: the client finds the rest.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL of every node the test started (empty for an external cluster).
+    pub fn node_urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// True for a cluster the test did not start (`POCKITECT_TEST_REDIS_CLUSTER_URL`).
+    pub fn is_external(&self) -> bool {
+        self.ports.is_empty()
+    }
+
+    fn spawn_nodes(&mut self) -> Result<(), ClusterError> {
+        let dir = match &self.dir {
+            Some(d) => d.path().to_path_buf(),
+            None => return Err(ClusterError::fatal("an external cluster".to_owned())),
+        };
+        for _ in 0..CLUSTER_MASTERS {
+            let (port, bus_port) = (free_port(), free_port());
+            let log = dir.join(format!("redis-{port}.log"));
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes"])
+                .args(["--cluster-port", &bus_port.to_string()])
+                .arg("--cluster-config-file")
+                .arg(dir.join(format!("nodes-{port}.conf")))
+                // Fail over late: a node slowed by a loaded test machine must not be voted out.
+                .args(["--cluster-node-timeout", "15000"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .arg("--logfile")
+                .arg(&log)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| {
+                    ClusterError::fatal(if e.kind() == std::io::ErrorKind::NotFound {
+                        missing("redis-server", "apt-get install redis-server")
+                    } else {
+                        format!("spawn redis-server: {e}")
+                    })
+                })?;
+            self.nodes.push(child);
+            self.ports.push(port);
+            // Started before waiting, so that a node is never left behind.
+            if let Some(mut old) = self.reaper.take() {
+                let _ = old.kill();
+                let _ = old.wait();
+            }
+            self.reaper = reaper(&self.nodes);
+            let child = self.nodes.last_mut().expect("just pushed");
+            wait_for_port(port, child, "redis-server (cluster node)", &log).map_err(|e| {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                // Redis refuses an option it does not know (`cluster-port` before 7.0).
+                if log.contains("Bad directive") || log.contains("cluster-port") {
+                    ClusterError::fatal(format!(
+                        "{e}\nthe test cluster needs redis-server >= 7.0 (for --cluster-port)"
+                    ))
+                } else {
+                    ClusterError::retry(e)
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Gives the nodes every slot (`redis-cli --cluster create`), then waits until each one
+    /// says the cluster is ok: until then a node answers `CLUSTERDOWN`.
+    fn create(&mut self) -> Result<(), ClusterError> {
+        let addrs: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                ClusterError::fatal(if e.kind() == std::io::ErrorKind::NotFound {
+                    missing(
+                        "redis-cli",
+                        "apt-get install redis-tools (redis-server's package brings it)",
+                    )
+                } else {
+                    format!("run redis-cli --cluster create: {e}")
+                })
+            })?;
+        if !out.status.success() {
+            return Err(ClusterError::fatal(format!(
+                "redis-cli --cluster create {} failed ({}):\n{}{}",
+                addrs.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for port in self.ports.clone() {
+            loop {
+                let info = Command::new("redis-cli")
+                    .args([
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        &port.to_string(),
+                        "cluster",
+                        "info",
+                    ])
+                    .stdin(Stdio::null())
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                let ok = info.lines().any(|l| l.trim() == "cluster_state:ok")
+                    && info
+                        .lines()
+                        .any(|l| l.trim() == format!("cluster_known_nodes:{CLUSTER_MASTERS}"));
+                if ok {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(ClusterError::fatal(format!(
+                        "the redis cluster on ports {:?} did not reach cluster_state:ok within 30 s; node {port} says:\n{info}",
+                        self.ports
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a cluster did not start, and whether other ports could help.
+struct ClusterError {
+    message: String,
+    retry: bool,
+}
+
+impl ClusterError {
+    fn fatal(message: String) -> Self {
+        Self {
+            message,
+            retry: false,
+        }
+    }
+
+    fn retry(message: String) -> Self {
+        Self {
+            message,
+            retry: true,
+        }
+    }
+}
+
+/// A shell that waits for its standard input to close, then kills `nodes`. Its input is a pipe
+/// whose writing end only this process holds (Rust opens pipes close-on-exec, so no other child
+/// inherits it): the operating system closes it when this process ends, whether it returns,
+/// panics or is killed. That stops the nodes of a cluster that is never dropped (a static
+/// one, or any after SIGKILL). None where there is no `sh`.
+fn reaper(nodes: &[Child]) -> Option<Child> {
+    let pids: Vec<String> = nodes.iter().map(|c| c.id().to_string()).collect();
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cat >/dev/null; kill {} 2>/dev/null",
+            pids.join(" ")
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        // The reaper first: once the nodes are gone their pids could be another process's.
+        if let Some(mut r) = self.reaper.take() {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
+        for mut c in self.nodes.drain(..) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -428,4 +696,72 @@ pub fn fixtures() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster_info(port: u16) -> String {
+        let out = Command::new("redis-cli")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "cluster",
+                "info",
+            ])
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn a_test_cluster_is_three_masters_sharing_every_slot_and_goes_with_its_owner() {
+        let cluster = RedisCluster::start();
+        if cluster.is_external() {
+            return;
+        }
+        let ports = cluster.ports.clone();
+        assert_eq!(ports.len(), 3);
+        assert_eq!(cluster.url(), format!("redis://127.0.0.1:{}", ports[0]));
+        for port in &ports {
+            let info = cluster_info(*port);
+            for line in [
+                "cluster_state:ok",
+                "cluster_slots_assigned:16384",
+                "cluster_size:3",
+            ] {
+                assert!(info.lines().any(|l| l.trim() == line), "{port}: {info}");
+            }
+        }
+        drop(cluster);
+        for port in ports {
+            assert!(
+                TcpStream::connect(("127.0.0.1", port)).is_err(),
+                "node {port} still listens after the cluster was dropped"
+            );
+        }
+    }
+
+    #[test]
+    fn the_reaper_kills_when_its_input_closes_as_at_the_end_of_the_process() {
+        let mut sleeper = Command::new("sleep").arg("60").spawn().expect("sleep runs");
+        let mut reaper = reaper(std::slice::from_ref(&sleeper)).expect("sh runs");
+        // Still running while the pipe is open.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(sleeper.try_wait().unwrap().is_none());
+        // What the end of this process does to the pipe.
+        drop(reaper.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sleeper.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the reaper did not kill its node"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = reaper.wait();
+    }
 }

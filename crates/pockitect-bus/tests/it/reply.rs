@@ -2,10 +2,10 @@
 
 use pockitect_bus::{BusError, REPLY_SECS, eviction_warning};
 use pockitect_proto::{Envelope, RequestId, Status, event_type};
-use pockitect_testkit::RedisServer;
 use redis::AsyncCommands;
 use serde_json::json;
 
+use crate::backend::{Redis, on_each_redis};
 use crate::{bus, delivered_ping};
 
 fn estate(n: usize) -> serde_json::Value {
@@ -15,10 +15,8 @@ fn estate(n: usize) -> serde_json::Value {
     json!({"total": n, "records": records})
 }
 
-#[tokio::test]
-async fn a_query_answer_waits_for_its_client_and_the_shared_event_stays_small() {
-    let redis = RedisServer::start();
-    let bus = bus(&redis).await;
+async fn a_query_answer_waits_for_its_client_and_the_shared_event_stays_small(redis: &Redis) {
+    let bus = bus(redis).await;
     let id = RequestId::new();
     let d = delivered_ping(&bus, &id).await;
     let from = bus.last_event_id().await.unwrap();
@@ -46,11 +44,7 @@ async fn a_query_answer_waits_for_its_client_and_the_shared_event_stays_small() 
     assert_eq!(done.reply_ref(), seen.reply_ref());
 
     // The answer and the done record live minutes, not a day.
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = redis.raw().await;
     let pointer = seen.reply_ref().unwrap();
     assert_eq!(pointer.key, bus.keys().reply(id.as_str()));
     for key in [pointer.key.clone(), bus.keys().done(id.as_str())] {
@@ -72,11 +66,10 @@ async fn a_query_answer_waits_for_its_client_and_the_shared_event_stays_small() 
         "{msg}"
     );
 }
+on_each_redis!(a_query_answer_waits_for_its_client_and_the_shared_event_stays_small);
 
-#[tokio::test]
-async fn query_errors_and_other_commands_stay_whole() {
-    let redis = RedisServer::start();
-    let bus = bus(&redis).await;
+async fn query_errors_and_other_commands_stay_whole(redis: &Redis) {
+    let bus = bus(redis).await;
     let from = bus.last_event_id().await.unwrap();
     let err = Envelope::event(
         event_type::ERROR,
@@ -101,16 +94,11 @@ async fn query_errors_and_other_commands_stay_whole() {
     assert_eq!(bus.answer(err.clone()).await.unwrap(), err);
     assert_eq!(bus.answer(pong.clone()).await.unwrap(), pong);
 }
+on_each_redis!(query_errors_and_other_commands_stay_whole);
 
-#[tokio::test]
-async fn an_evicting_policy_is_read_and_warned_about() {
-    let redis = RedisServer::start();
-    let bus = bus(&redis).await;
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+async fn an_evicting_policy_is_read_and_warned_about(redis: &Redis) {
+    let bus = bus(redis).await;
+    let mut conn = redis.raw().await;
     let before = bus.maxmemory_policy().await.unwrap();
     let () = redis::cmd("CONFIG")
         .arg("SET")
@@ -136,3 +124,4 @@ async fn an_evicting_policy_is_read_and_warned_about() {
         eviction_warning(&before)
     );
 }
+on_each_redis!(an_evicting_policy_is_read_and_warned_about);
