@@ -127,6 +127,21 @@ impl Aws {
         &self.settings
     }
 
+    /// These settings over another SDK configuration (other credentials): a fresh identity.
+    pub(crate) fn with_sdk(&self, sdk: SdkConfig) -> Aws {
+        Aws {
+            sdk,
+            settings: self.settings.clone(),
+            known: Arc::default(),
+            failed_at: Arc::default(),
+        }
+    }
+
+    /// The shared SDK configuration (credentials, endpoint, retries).
+    pub(crate) fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
     pub fn home_region(&self) -> &str {
         &self.settings.home_region
     }
@@ -203,6 +218,14 @@ impl Aws {
             conf = conf.endpoint_url(url);
         }
         aws_sdk_pricing::Client::from_conf(conf.build())
+    }
+
+    /// AWS Organizations: one endpoint, in us-east-1.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.sdk)
+            .region(Region::new("us-east-1"))
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
     }
 
     /// The account and principal behind the credentials.

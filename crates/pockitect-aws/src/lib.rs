@@ -3,6 +3,7 @@
 //! does against AWS: the estate scanner first. SDK types stay inside this crate; callers see
 //! Pockitect's own records and errors.
 
+pub mod accounts;
 pub mod budget;
 pub mod catalog;
 mod clients;

@@ -1,3 +1,4 @@
+mod accounts;
 mod catalog;
 mod deploy;
 mod errors;
