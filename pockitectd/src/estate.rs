@@ -90,6 +90,37 @@ impl Estate {
         }
     }
 
+    /// Like [`Estate::replace`] for one account's chunk of a many-account scan (kept under
+    /// `<account>-<region>`); the account's records cached by a scan of that account alone
+    /// (under the bare region) are dropped, so no record is held twice.
+    pub fn replace_in_account(
+        &self,
+        account: &str,
+        region: &str,
+        types: &BTreeSet<ResourceType>,
+        records: Vec<ResourceRecord>,
+    ) {
+        self.replace(&format!("{account}-{region}"), types, records);
+        let stale: Option<Vec<ResourceRecord>> = {
+            let map = self.regions.read().unwrap_or_else(|p| p.into_inner());
+            map.get(region)
+                .filter(|rs| {
+                    rs.iter()
+                        .any(|r| r.account == account && types.contains(&r.kind))
+                })
+                .cloned()
+        };
+        if let Some(rs) = stale {
+            let kept: Vec<ResourceRecord> = rs
+                .into_iter()
+                .filter(|r| !(r.account == account && types.contains(&r.kind)))
+                .collect();
+            // Every type of the bare chunk is rewritten with what is kept.
+            let all: BTreeSet<ResourceType> = ResourceType::ALL.iter().copied().collect();
+            self.replace(region, &all, kept);
+        }
+    }
+
     /// Records matching the filter, sorted by region, type and id.
     pub fn query(&self, filter: &ResourceFilter) -> Vec<ResourceRecord> {
         let map = self.regions.read().unwrap_or_else(|p| p.into_inner());

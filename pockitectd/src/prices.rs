@@ -1,5 +1,5 @@
 //! The prices estimates are made with: live list prices from the AWS Price List API, asked
-//! for what a blueprint needs and kept in `<cache dir>/prices.json` with the day each was
+//! for what a blueprint needs and kept in `<cache dir>/pricing/prices.json` with the day each was
 //! fetched, laid over the table bundled with Pockitect. When the API cannot be reached the
 //! bundled table prices what the cache lacks, and the estimate says why.
 //!
@@ -49,9 +49,9 @@ pub struct PriceBook {
 
 impl PriceBook {
     /// Reads the cache in `cache_dir` (a missing or unreadable one is empty: it is only a
-    /// cache).
+    /// cache). A directory of its own: the scan cache reads every JSON file of `cache_dir`.
     pub fn load(cache_dir: &Path, live: bool) -> Self {
-        let path = cache_dir.join("prices.json");
+        let path = cache_dir.join("pricing").join("prices.json");
         let cache = std::fs::read_to_string(&path)
             .ok()
             .and_then(|text| match serde_json::from_str::<CacheFile>(&text) {
@@ -225,6 +225,9 @@ impl PriceBook {
                 .collect(),
         };
         let text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         let tmp = self.path.with_extension("json.tmp");
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, &self.path)
@@ -269,7 +272,7 @@ mod tests {
                 .map(|p| (p.usd, p.live)),
             Some((0.048, true))
         );
-        std::fs::write(dir.path().join("prices.json"), "{not json").unwrap();
+        std::fs::write(dir.path().join("pricing/prices.json"), "{not json").unwrap();
         assert_eq!(PriceBook::load(dir.path(), true).cached().live_count(), 0);
     }
 

@@ -190,6 +190,12 @@ settings! {
     /// Send every AWS call here (a moto sandbox, LocalStack…). Also read from AWS_ENDPOINT_URL.
     aws_endpoint_url: String = "AWS_ENDPOINT_URL"
         => aws_endpoint_url: Option<String> = None, |v| Ok((!v.is_empty()).then_some(v));
+    /// AWS accounts to work on, comma-separated: profile names, role ARNs to assume
+    /// (arn:aws:iam::111111111111:role/Name) or org:ROLE_NAME (every member of the
+    /// Organization, through that role). Default: the account of the credentials in use.
+    accounts: String = "POCKITECT_ACCOUNTS"
+        => accounts: Vec<pockitect_aws::accounts::AccountSpec> = Vec::new(),
+            |v| Ok(pockitect_aws::accounts::parse_list(&v)?);
     /// Where estimates get their prices: live (the AWS Price List API, each price cached a
     /// week in the cache dir; the bundled table when it cannot be reached) or bundled (never
     /// ask AWS).

@@ -14,6 +14,7 @@ use futures::future::join_all;
 use pockitect_proto::{ResourceRecord, ResourceType, ScanChunk, ScanComplete, ScanError};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::accounts::{Account, Unreachable};
 /// Name of the chunk that carries account-wide resources (S3 buckets, IAM).
 pub use crate::lookup::GLOBAL;
 use crate::lookup::{Query, Scope};
@@ -112,6 +113,7 @@ pub async fn scan(
             Err(e) => {
                 // A panic in a lister is a bug; report it and keep the rest of the scan.
                 errors.push(ScanError {
+                    account: None,
                     region: "?".into(),
                     service: "scanner".into(),
                     code: "internal".into(),
@@ -127,6 +129,7 @@ pub async fn scan(
         }
         errors.extend(region_errors.iter().cloned());
         let chunk = ScanChunk {
+            account: account.clone(),
             region,
             records,
             errors: region_errors,
@@ -138,6 +141,7 @@ pub async fn scan(
         }
     }
     Ok(ScanComplete {
+        accounts: Vec::new(),
         account,
         regions,
         total: counts.values().sum(),
@@ -146,6 +150,99 @@ pub async fn scan(
         errors,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// Scans every account at once, each with its own bounds per region (AWS throttles each
+/// account apart), and sends every account's chunks as they complete, numbered across the
+/// whole scan. Accounts that could not be reached, and accounts whose scan could not start
+/// (no region list), are errors of the one summary; the others go on.
+pub async fn scan_accounts(
+    accounts: &[Account],
+    unreachable: &[Unreachable],
+    req: ScanRequest,
+    chunks: mpsc::Sender<ScanChunk>,
+) -> ScanComplete {
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<ScanChunk>(16);
+    let scans = join_all(
+        accounts
+            .iter()
+            .map(|a| scan(&a.aws, req.clone(), tx.clone())),
+    );
+    drop(tx);
+    let relay = async {
+        let mut seq = 0;
+        // Each account's own chunk total, once it has sent one; the others are guessed alike.
+        let mut totals: BTreeMap<String, usize> = BTreeMap::new();
+        while let Some(mut c) = rx.recv().await {
+            seq += 1;
+            totals.insert(c.account.clone().unwrap_or_default(), c.chunks);
+            let known: usize = totals.values().sum();
+            let missing = accounts.len().saturating_sub(totals.len());
+            c.chunks = known + missing * (known / totals.len().max(1));
+            c.chunk = seq;
+            for e in &mut c.errors {
+                e.account.clone_from(&c.account);
+            }
+            if chunks.send(c).await.is_err() {
+                break; // nobody wants the rest; the scans stop at their next send
+            }
+        }
+    };
+    let (results, ()) = tokio::join!(scans, relay);
+
+    let mut all = ScanComplete {
+        account: accounts.first().map(|a| a.identity.account.clone()),
+        accounts: accounts
+            .iter()
+            .map(|a| a.identity.account.clone())
+            .collect(),
+        regions: Vec::new(),
+        total: 0,
+        counts: BTreeMap::new(),
+        region_counts: BTreeMap::new(),
+        errors: unreachable
+            .iter()
+            .map(|u| ScanError {
+                account: None,
+                region: GLOBAL.to_owned(),
+                service: "sts".to_owned(),
+                code: u.error.code().to_owned(),
+                message: format!("{} cannot be reached: {}", u.label, u.error.message()),
+            })
+            .collect(),
+        duration_ms: 0,
+    };
+    let mut regions: BTreeSet<String> = BTreeSet::new();
+    for (a, r) in accounts.iter().zip(results) {
+        let account = Some(a.identity.account.clone());
+        match r {
+            Ok(done) => {
+                regions.extend(done.regions);
+                all.total += done.total;
+                for (k, n) in done.counts {
+                    *all.counts.entry(k).or_default() += n;
+                }
+                for (k, n) in done.region_counts {
+                    *all.region_counts.entry(k).or_default() += n;
+                }
+                all.errors.extend(done.errors.into_iter().map(|mut e| {
+                    e.account.clone_from(&account);
+                    e
+                }));
+            }
+            Err(e) => all.errors.push(ScanError {
+                account,
+                region: a.aws.home_region().to_owned(),
+                service: "ec2:regions".to_owned(),
+                code: e.code().to_owned(),
+                message: format!("{}: {}", a.label, e.message()),
+            }),
+        }
+    }
+    all.regions = regions.into_iter().collect();
+    all.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    all
 }
 
 type RegionResult = (String, Vec<ResourceRecord>, Vec<ScanError>);
@@ -212,6 +309,7 @@ fn collect(
 
 fn scan_error(region: &str, service: &str, e: &AwsError) -> ScanError {
     ScanError {
+        account: None,
         region: region.to_owned(),
         service: service.to_owned(),
         code: e.code().to_owned(),

@@ -274,6 +274,9 @@ impl Event {
 /// One scan failure, kept per region and service so the rest of the scan goes on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanError {
+    /// The account the failure is in, when the scan covers several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub region: String,
     pub service: String,
     /// AWS's error code (`AccessDenied`, `OptInRequired`, …), or when AWS gave none: `network`,
@@ -285,6 +288,9 @@ pub struct ScanError {
 /// `scan_chunk` data: one region's records (or `global` for S3 and IAM).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScanChunk {
+    /// The account the records are in (every record also says it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub region: String,
     pub records: Vec<ResourceRecord>,
     #[serde(default)]
@@ -297,7 +303,11 @@ pub struct ScanChunk {
 /// `scan_complete` data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScanComplete {
+    /// The account scanned (the first, when several were).
     pub account: Option<String>,
+    /// Every account scanned, when the daemon works on several (`--accounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub total: usize,
     /// Records per resource type name.

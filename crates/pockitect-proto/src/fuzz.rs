@@ -263,6 +263,7 @@ pub fn command() -> impl Strategy<Value = Command> {
         )
             .prop_map(|(region, kind, project, state, tag, search)| {
                 Command::QueryResources(ResourceFilter {
+                    account: None,
                     region,
                     kind,
                     project,

@@ -171,6 +171,9 @@ impl ResourceRecord {
 /// substring of id, name, type, region, project, state, arn or any tag key or value.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceFilter {
+    /// Only records of this AWS account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
@@ -188,6 +191,9 @@ pub struct ResourceFilter {
 
 impl ResourceFilter {
     pub fn matches(&self, r: &ResourceRecord) -> bool {
+        if self.account.as_deref().is_some_and(|x| x != r.account) {
+            return false;
+        }
         if self.region.as_deref().is_some_and(|x| x != r.region) {
             return false;
         }

@@ -6,6 +6,9 @@ use crate::{Global, output};
 
 #[derive(Debug, clap::Args)]
 pub struct ResourcesArgs {
+    /// AWS account id (when the daemon works on several accounts).
+    #[arg(long)]
+    pub account: Option<String>,
     #[arg(long)]
     pub region: Option<String>,
     /// Resource type (ec2_instance, vpc, subnet, security_group, s3_bucket, …).
@@ -27,10 +30,14 @@ pub struct ResourcesArgs {
 #[derive(Debug, clap::Args)]
 pub struct FindArgs {
     pub text: String,
+    /// Only in this AWS account id.
+    #[arg(long)]
+    pub account: Option<String>,
 }
 
 pub async fn run(g: &Global, bus: &Bus, a: ResourcesArgs) -> Result<i32, CliError> {
     let filter = ResourceFilter {
+        account: a.account,
         region: a.region,
         kind: a.kind,
         project: a.project,
@@ -47,6 +54,7 @@ pub async fn find(g: &Global, bus: &Bus, a: FindArgs) -> Result<i32, CliError> {
         bus,
         ResourceFilter {
             search: Some(a.text),
+            account: a.account,
             ..Default::default()
         },
     )

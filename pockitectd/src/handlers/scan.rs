@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use pockitect_aws::scan::{ScanRequest, scan as run_scan};
+use pockitect_aws::scan::{ScanRequest, scan as run_scan, scan_accounts};
 use pockitect_proto::payload::ScanStarted;
 use pockitect_proto::{ErrorCode, Event, ResourceType, ScanArgs, Status};
 use tokio::sync::mpsc;
@@ -83,7 +83,17 @@ pub async fn scan(
     };
     let (tx, mut rx) = mpsc::channel(4);
     let aws = daemon.aws.clone();
-    let scan_fut = run_scan(&aws, req, tx);
+    let many = !daemon.settings.accounts.is_empty();
+    let scan_fut = async {
+        if many {
+            // The accounts are asked afresh each scan: an Organization's members change.
+            let (accounts, unreachable) =
+                pockitect_aws::accounts::resolve(&aws, &daemon.settings.accounts).await;
+            Ok(scan_accounts(&accounts, &unreachable, req, tx).await)
+        } else {
+            run_scan(&aws, req, tx).await
+        }
+    };
     tokio::pin!(scan_fut);
     let mut result = None;
     loop {
@@ -94,7 +104,15 @@ pub async fn scan(
             }
             chunk = rx.recv() => match chunk {
                 Some(chunk) => {
-                    daemon.estate.replace(&chunk.region, &types, chunk.records.clone());
+                    match chunk.account.as_deref().filter(|_| many) {
+                        Some(account) => daemon.estate.replace_in_account(
+                            account,
+                            &chunk.region,
+                            &types,
+                            chunk.records.clone(),
+                        ),
+                        None => daemon.estate.replace(&chunk.region, &types, chunk.records.clone()),
+                    }
                     events.emit(Event::ScanChunk(chunk), Status::InProgress).await;
                 }
                 None => break,

@@ -523,7 +523,7 @@ async fn estimates_use_live_prices_from_the_price_list_api_and_cache_them() {
         asked + 1,
         "only S3, which had no answer, is asked again"
     );
-    let cached = std::fs::read_to_string(h.settings.cache_dir.join("prices.json")).unwrap();
+    let cached = std::fs::read_to_string(h.settings.cache_dir.join("pricing/prices.json")).unwrap();
     assert!(cached.contains("\"instance_type\": \"t3.micro\"") && cached.contains(&today));
 
     // The legacy fixture with a database, in us-west-1 (a region the bundled table derives).

@@ -1,5 +1,6 @@
 //! The daemon driven in-process through `run`, against a real redis-server and moto_server.
 
+mod accounts;
 mod audit;
 mod cost;
 mod refresh;

@@ -199,9 +199,11 @@ fn events() -> Vec<(Event, Status)> {
         ),
         (
             Event::ScanChunk(ScanChunk {
+                account: None,
                 region: "us-east-1".into(),
                 records: vec![record(ResourceType::Ec2Instance, "i-0abc")],
                 errors: vec![ScanError {
+                    account: None,
                     region: "us-east-1".into(),
                     service: "rds".into(),
                     code: "AccessDenied".into(),
@@ -214,6 +216,7 @@ fn events() -> Vec<(Event, Status)> {
         ),
         (
             Event::ScanComplete(ScanComplete {
+                accounts: Vec::new(),
                 account: Some("123456789012".into()),
                 regions: vec!["us-east-1".into()],
                 total: 1,
@@ -741,6 +744,7 @@ fn commands() -> Vec<Command> {
             types: Some(vec![ResourceType::Ec2Instance]),
         }),
         Command::QueryResources(ResourceFilter {
+            account: Some("111111111111".into()),
             region: Some("us-east-1".into()),
             kind: Some(ResourceType::Vpc),
             project: Some("blog".into()),
