@@ -113,7 +113,8 @@ pub enum Commands {
     /// What the last scan shows paid for and idle (stopped instances' volumes, unattached
     /// volumes, unassociated Elastic IPs, idle NAT gateways, stopped databases), priced.
     Waste(cmd::waste::WasteArgs),
-    /// Print a project's database password (from the OS keyring or its 0600 file).
+    /// Print a project's database password: the one RDS keeps in Secrets Manager (read by the
+    /// daemon on this host, as this user), else the one in the OS keyring or its 0600 file.
     DbPassword(cmd::secrets::DbPasswordArgs),
     /// Print shell completions.
     Completions(cmd::completions::CompletionsArgs),
@@ -125,7 +126,8 @@ pub async fn run(cli: Cli) -> i32 {
         Commands::Validate(a) => cmd::validate::run(&cli.global, a).await,
         Commands::New(a) => cmd::new::run(&cli.global, a).await,
         Commands::Completions(a) => cmd::completions::run(a),
-        Commands::DbPassword(a) => cmd::secrets::db_password(&cli.global, a),
+        // Connects itself: a keyring password is still shown when no daemon is reachable.
+        Commands::DbPassword(a) => cmd::secrets::db_password(&cli.global, a).await,
         // A blueprint file's errors are reported before Redis is needed: they connect themselves.
         Commands::Plan(a) => cmd::deploy::plan(&cli.global, a).await,
         Commands::Deploy(a) => cmd::deploy::deploy(&cli.global, a).await,

@@ -1,10 +1,10 @@
-//! The database password in a real OS keyring: a private Secret Service (dbus-daemon +
-//! gnome-keyring, as on a Linux desktop) shared by the CLI and the daemon.
+//! The database master password: RDS generates a new database's password and keeps it in
+//! Secrets Manager, so the deploy needs nothing from the CLI's keyring; `pockitect db-password`
+//! prints it through the daemon (a 0600 file, never the bus); a database created earlier with a
+//! password of its own still deploys and its password is still read from the local store.
 
-use pockitect_testkit::SecretService;
+use crate::{Env, python_json};
 use serde_json::json;
-
-use crate::Env;
 
 fn db_blueprint(name: &str) -> serde_json::Value {
     json!({
@@ -16,159 +16,81 @@ fn db_blueprint(name: &str) -> serde_json::Value {
     })
 }
 
-#[tokio::test]
-async fn a_given_password_goes_to_the_os_keyring_and_the_daemon_deploys_with_it() {
-    let env = Env::new().await;
-    let keyring = SecretService::start();
-    let dbus = keyring.env();
-    let mut with_keyring = dbus.to_vec();
-    with_keyring.push(("POCKITECT_SECRETS", "keyring".to_owned()));
-    let _d = env.daemon_with("kd", 1, env.moto.endpoint(), &with_keyring);
-    env.wait_daemons(1).await;
+/// The password in the secret RDS manages for DB instance `db_id`, read with boto3 straight
+/// from moto.
+fn managed_password(env: &Env, db_id: &str) -> String {
+    let script = format!(
+        r#"
+import boto3, json
+kw = dict(region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')
+db = boto3.client('rds', **kw).describe_db_instances(DBInstanceIdentifier='{db_id}')['DBInstances'][0]
+s = boto3.client('secretsmanager', **kw).get_secret_value(SecretId=db['MasterUserSecret']['SecretArn'])
+print(json.dumps(json.loads(s['SecretString'])['password']))
+"#,
+        env.moto.endpoint()
+    );
+    python_json("read the managed secret", &["-c", &script])
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
 
-    let slug = pockitect_testkit::unique("kr-");
-    let file = env.dir.path().join(format!("{slug}.json"));
-    std::fs::write(&file, db_blueprint(&slug).to_string()).unwrap();
-    let password = "Keyring-Pass-4242";
-    let out = env
-        .cli()
-        .envs(with_keyring.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("POCKITECT_DB_PASSWORD", password)
-        .arg("deploy")
-        .arg(&file)
-        .args(["--yes", "--json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+#[tokio::test]
+async fn an_existing_database_with_its_own_password_still_deploys_and_db_password_reads_it_locally()
+{
+    let env = Env::new().await;
+    let _d = env.daemon("old", 1);
+    env.wait_daemons(1).await;
+    let slug = pockitect_testkit::unique("old-");
+    let id = format!("{slug}-db");
+    let password = "Kept-Locally-Pass-31";
+    // As Pockitect made databases before RDS managed their password: a password of its own,
+    // kept in the local store (the 0600 file the keyring falls back to), the database tagged
+    // and recorded in the blueprint.
+    let script = format!(
+        r#"
+import boto3, json
+kw = dict(region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')
+boto3.client('rds', **kw).create_db_instance(DBInstanceIdentifier='{id}', Engine='postgres',
+    DBInstanceClass='db.t3.micro', AllocatedStorage=20, MasterUsername='app', MasterUserPassword='{password}',
+    Tags=[{{'Key': 'pockitect:project', 'Value': '{slug}'}}, {{'Key': 'pockitect:managed', 'Value': 'true'}}])
+print(json.dumps(True))
+"#,
+        env.moto.endpoint()
+    );
+    python_json("create the old database", &["-c", &script]);
+    let secrets = env.dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join(format!("{slug}.db-password")), password).unwrap();
+    let mut doc = db_blueprint(&slug);
+    doc["data"]["db"]["identifier"] = json!(id);
+    let out = env.deploy_file(&doc, &format!("{slug}.json"));
+    assert!(out.status.success(), "{out:?}");
+    let stored: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.dir.path().join(format!("projects/{slug}.json"))).unwrap(),
+    )
+    .unwrap();
     assert!(
-        stderr.contains("the OS keyring") && stderr.contains(&format!("{slug}.db-password")),
-        "the CLI says where the password went: {stderr}"
+        stored["data"]["db"]["master_user_secret_arn"].is_null(),
+        "{stored}"
     );
 
-    // In the keyring, read back through it; not in any file of the test's tree.
-    let shown = env
-        .cli()
-        .envs(with_keyring.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(["db-password", &slug])
-        .output()
-        .unwrap();
+    let shown = env.cli().args(["db-password", &slug]).output().unwrap();
     assert!(shown.status.success(), "{shown:?}");
     assert_eq!(String::from_utf8_lossy(&shown.stdout).trim(), password);
-    let secrets_dir = env.dir.path().join("secrets");
-    assert!(
-        !secrets_dir.join(format!("{slug}.db-password")).exists(),
-        "the keyring is used, not a file"
-    );
-    for entry in walk(env.dir.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(password),
-            "password found in {}",
-            entry.display()
-        );
-    }
-    // The daemon used it: the database exists and the events never carry it.
-    let events = String::from_utf8_lossy(&out.stdout);
-    assert!(events.contains("\"deploy_complete\""), "{events}");
-    assert!(!events.contains(password));
-
-    // Without the keyring's session, `keyring` refuses clearly; `file` finds nothing there.
-    let refused = env
-        .cli()
-        .env("POCKITECT_SECRETS", "keyring")
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        .args(["db-password", &slug])
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        err.contains("OS keyring is not reachable") && err.contains("--secrets file"),
-        "{err}"
-    );
-    let missing = env.cli().args(["db-password", &slug]).output().unwrap();
-    assert_eq!(missing.status.code(), Some(9), "{missing:?}");
-}
-
-#[tokio::test]
-async fn auto_falls_back_to_a_0600_file_and_says_so_when_no_keyring_answers() {
-    let env = Env::new().await;
-    let no_keyring = [
-        ("POCKITECT_SECRETS", "auto".to_owned()),
-        (
-            "DBUS_SESSION_BUS_ADDRESS",
-            "unix:path=/nonexistent/bus".to_owned(),
-        ),
-    ];
-    let d = env.daemon_with("fd", 1, env.moto.endpoint(), &no_keyring);
-    env.wait_daemons(1).await;
-    let slug = pockitect_testkit::unique("fb-");
-    let file = env.dir.path().join(format!("{slug}.json"));
-    std::fs::write(&file, db_blueprint(&slug).to_string()).unwrap();
-    let out = env
-        .cli()
-        .env("POCKITECT_SECRETS", "auto")
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        .env("POCKITECT_DB_PASSWORD", "Fallback-Pass-77")
-        .arg("deploy")
-        .arg(&file)
-        .args(["--yes", "--json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let kept = env.dir.path().join(format!("secrets/{slug}.db-password"));
-    assert!(
-        stderr.contains(&kept.display().to_string()) && stderr.contains("mode 0600"),
-        "{stderr}"
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&kept).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    // Unchanged: the stored password is where it was.
     assert_eq!(
-        std::fs::read_to_string(&kept).unwrap().trim(),
-        "Fallback-Pass-77"
+        std::fs::read_to_string(secrets.join(format!("{slug}.db-password"))).unwrap(),
+        password
     );
-    assert!(stderr.contains("no OS keyring"), "{stderr}");
-    let log = std::fs::read_to_string(&d.log).unwrap();
-    assert!(
-        log.contains("no OS keyring") && log.contains("0600 files"),
-        "the daemon says at start where passwords go: {log}"
-    );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-/// Every file under `dir` (the daemon's rotated log files).
-fn read_all(dir: &std::path::Path) -> String {
-    walk(dir)
-        .iter()
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())
-        .collect()
 }
 
 #[tokio::test]
-async fn a_trace_level_deploy_writes_no_password_or_credential_to_the_log_or_stderr() {
+async fn a_new_database_password_is_managed_by_rds_and_db_password_leaks_it_nowhere() {
     let env = Env::new().await;
-    // Distinctive values, so a hit can only be a leak: the DB password travels in the body of
-    // rds:CreateDBInstance, the session token in a header of every signed request, the secret
-    // key into the signer.
-    let password = "TraceLeak-Pass-7391";
+    // Distinctive values, so a hit can only be a leak: the session token travels in a header of
+    // every signed request, the secret key into the signer; the DB password (RDS's) in the
+    // body of secretsmanager:GetSecretValue's answer.
     let token = "TraceLeak-SessionToken-5512";
     let secret_key = "TraceLeak-SecretKey-2284";
     // The worst case a user can set up: TRACE plus the SDK's own switches for printing request
@@ -192,7 +114,7 @@ async fn a_trace_level_deploy_writes_no_password_or_credential_to_the_log_or_std
     std::fs::write(&file, db_blueprint(&slug).to_string()).unwrap();
     let out = env
         .cli()
-        .env("POCKITECT_DB_PASSWORD", password)
+        .env_remove("POCKITECT_DB_PASSWORD")
         .arg("deploy")
         .arg(&file)
         .args(["--yes", "--json"])
@@ -203,14 +125,72 @@ async fn a_trace_level_deploy_writes_no_password_or_credential_to_the_log_or_std
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The file writer is asynchronous: wait until it has the end of the request.
+    // RDS holds the password: none was stored for the CLI or the daemon.
+    let secrets_dir = env.dir.path().join("secrets");
+    assert!(
+        walk(&secrets_dir).is_empty(),
+        "a password was stored: {:?}",
+        walk(&secrets_dir)
+    );
+    let password = managed_password(&env, &format!("{slug}-db"));
+    let stored =
+        std::fs::read_to_string(env.dir.path().join(format!("projects/{slug}.json"))).unwrap();
+    assert!(
+        stored.contains("\"master_user_secret_arn\": \"arn:aws:secretsmanager:"),
+        "{stored}"
+    );
+
+    // db-password asks the daemon, which writes a 0600 file in a private directory of the
+    // runtime dir; the CLI prints it and removes it.
+    let runtime = tempfile::tempdir().unwrap();
+    let shown = env
+        .cli()
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .args(["db-password", &slug])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{shown:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout),
+        format!("{password}\n")
+    );
+    assert!(walk(runtime.path()).is_empty(), "the file is gone");
+    assert!(
+        std::fs::read_dir(runtime.path()).unwrap().next().is_none(),
+        "the directory is gone"
+    );
+    let events = serde_json::to_string(
+        &env.bus
+            .events_after("0-0", 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(
+        events.contains("\"db_password\""),
+        "the request is in the stream"
+    );
+    assert!(!events.contains(&password), "password in the events");
+    for entry in walk(env.dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&password),
+            "password found in {}",
+            entry.display()
+        );
+    }
+
+    // The file writer is asynchronous: wait until it has the end of both requests.
     let logs = env.dir.path().join("logs");
     let file_log = pockitect_testkit::eventually(
         "the log file to record the end of the deploy",
         std::time::Duration::from_secs(30),
         || {
             let text = read_all(&logs);
-            async move { text.contains("request finished").then_some(text) }
+            async move { (text.matches("request finished").count() >= 2).then_some(text) }
         },
     )
     .await;
@@ -222,7 +202,7 @@ async fn a_trace_level_deploy_writes_no_password_or_credential_to_the_log_or_std
             text.contains("aws_smithy_runtime"),
             "{what} has no AWS SDK line"
         );
-        for secret in [password, token, secret_key] {
+        for secret in [password.as_str(), token, secret_key] {
             let as_bytes = secret
                 .bytes()
                 .map(|b| b.to_string())
@@ -242,65 +222,23 @@ async fn a_trace_level_deploy_writes_no_password_or_credential_to_the_log_or_std
     }
 }
 
-#[tokio::test]
-async fn a_redeploy_keeps_the_stored_password_and_a_lost_one_is_not_replaced() {
-    let env = Env::new().await;
-    let _d = env.daemon("keep", 1);
-    env.wait_daemons(1).await;
-    let slug = pockitect_testkit::unique("keep-");
-    let file = env.dir.path().join(format!("{slug}.json"));
-    std::fs::write(&file, db_blueprint(&slug).to_string()).unwrap();
-    let deploy = |by: &str, password: Option<&str>| {
-        let mut c = env.cli();
-        c.env_remove("POCKITECT_DB_PASSWORD")
-            .arg("deploy")
-            .arg(by)
-            .args(["--yes", "--json"]);
-        if let Some(p) = password {
-            c.env("POCKITECT_DB_PASSWORD", p);
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
         }
-        c.output().unwrap()
-    };
-    let stored = env.dir.path().join(format!("secrets/{slug}.db-password"));
+    }
+    out
+}
 
-    // First deploy: the daemon generates and stores the password, then creates the database.
-    let out = deploy(file.to_str().unwrap(), None);
-    assert!(out.status.success(), "{out:?}");
-    let first = std::fs::read_to_string(&stored).unwrap();
-    assert_eq!(first.len(), 32);
-
-    // A redeploy keeps it.
-    let out = deploy(&slug, None);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(std::fs::read_to_string(&stored).unwrap(), first);
-
-    // The secrets directory is lost while the database lives on: the deploy stops before any
-    // step and says what to do; no password is invented.
-    std::fs::remove_file(&stored).unwrap();
-    let out = deploy(&slug, None);
-    assert_eq!(
-        out.status.code(),
-        Some(pockitect_proto::exit::NOT_FOUND),
-        "{out:?}"
-    );
-    let events = String::from_utf8_lossy(&out.stdout);
-    assert!(!events.contains("deploy_progress"), "nothing ran: {events}");
-    let last: serde_json::Value =
-        serde_json::from_str(events.lines().last().unwrap_or_default()).unwrap();
-    let message = last["data"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("already exists")
-            && message.contains("POCKITECT_DB_PASSWORD")
-            && message.contains("modify-db-instance"),
-        "{last}"
-    );
-    assert!(
-        !stored.exists(),
-        "no password was generated for an existing database"
-    );
-
-    // Given back by the user, it is stored again and the deploy goes through.
-    let out = deploy(file.to_str().unwrap(), Some(&first));
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(std::fs::read_to_string(&stored).unwrap(), first);
+/// Every file under `dir` (the daemon's rotated log files).
+fn read_all(dir: &std::path::Path) -> String {
+    walk(dir)
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())
+        .collect()
 }

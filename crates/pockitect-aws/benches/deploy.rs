@@ -14,8 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pockitect_aws::deploy::{
-    self, DbPassword, DeployEvent, DeployOptions, DeploySink, NoopSink, Outcome, Resource,
-    StepState,
+    self, DeployEvent, DeployOptions, DeploySink, NoopSink, Outcome, Resource, StepState,
 };
 use pockitect_aws::{Aws, AwsSettings, StaticCredentials};
 use pockitect_blueprint::{Blueprint, Bucket, Database, DbEngine};
@@ -70,7 +69,6 @@ impl DeploySink for OrderSink {
 
 fn options(keys: &std::path::Path, concurrency: usize) -> DeployOptions {
     let mut opts = DeployOptions::new(keys);
-    opts.db_password = Some(DbPassword::new("bench-password-123"));
     opts.poll_interval = Duration::from_millis(50);
     opts.concurrency = concurrency;
     opts

@@ -160,6 +160,14 @@ impl Aws {
         aws_sdk_rds::Client::from_conf(conf)
     }
 
+    /// Secrets Manager in `region` (where RDS keeps a managed master password).
+    pub fn secrets_manager(&self, region: &str) -> aws_sdk_secretsmanager::Client {
+        let conf = aws_sdk_secretsmanager::config::Builder::from(&self.sdk)
+            .region(Region::new(region.to_owned()))
+            .build();
+        aws_sdk_secretsmanager::Client::from_conf(conf)
+    }
+
     /// S3 with path-style addressing when an endpoint is set (emulators have no bucket DNS).
     pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         let conf = aws_sdk_s3::config::Builder::from(&self.sdk)

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod budget;
 pub mod catalog;
 mod clients;
+pub mod db_secret;
 pub mod deploy;
 mod error;
 mod lookup;

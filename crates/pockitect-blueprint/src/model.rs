@@ -639,6 +639,11 @@ pub struct Database {
     /// Daemon-written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
+    /// Daemon-written: the ARN of the Secrets Manager secret in which RDS keeps the master
+    /// password it generated (`ManageMasterUserPassword`); absent for a database created with
+    /// a password Pockitect kept in the OS keyring (or a 0600 file). The ARN, never the password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_user_secret_arn: Option<String>,
     /// Daemon-written: the port the endpoint listens on.
     #[serde(
         deserialize_with = "de_opt_int",
@@ -899,6 +904,7 @@ impl Blueprint {
             keep(&mut d.endpoint, &r.endpoint);
             keep(&mut d.port, &r.port);
             keep(&mut d.arn, &r.arn);
+            keep(&mut d.master_user_secret_arn, &r.master_user_secret_arn);
         }
         if let (Some(b), Some(r)) = (
             self.data.s3_bucket.as_mut(),

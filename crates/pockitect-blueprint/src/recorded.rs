@@ -175,6 +175,8 @@ impl Blueprint {
             d.endpoint = None;
             d.identifier = None;
             d.arn = None;
+            // RDS deletes the secret it manages with the instance.
+            d.master_user_secret_arn = None;
             d.port = None;
             d.extra.remove("db_subnet_group_name");
             pending(&mut d.status);

@@ -26,6 +26,27 @@ pub enum Command {
     History(HistoryArgs),
     Waste(WasteArgs),
     Cost(CostArgs),
+    DbPassword(DbPasswordArgs),
+}
+
+/// `db_password`: write the master password of `project`'s database, when RDS keeps it in
+/// Secrets Manager, to a new file of mode 0600 in `dir`, and answer with the file's path. The
+/// password itself never travels on the bus (anyone who can read Redis would have it).
+///
+/// Trust model: the file is only useful to its reader when the daemon runs on the client's
+/// host as the client's OS user. So the client names its `host` and a `dir` of its own, mode
+/// 0700 (the CLI makes a fresh one per request); the daemon refuses a `host` other than its own
+/// and a `dir` that is not a 0700 directory owned by the user it runs as. A sender who can
+/// write the command stream can make the daemon write the password only where the daemon's own
+/// user alone can read it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbPasswordArgs {
+    pub project: String,
+    /// The host name of the asking client (what `hostname` prints there).
+    pub host: String,
+    /// An absolute path: a directory of mode 0700 owned by the asking user.
+    pub dir: String,
 }
 
 /// `cost`: what the account actually paid per project (Cost Explorer), month to date and last
@@ -251,7 +272,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 18] = [
+    pub const NAMES: [&'static str; 19] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -270,6 +291,7 @@ impl Command {
         "history",
         "waste",
         "cost",
+        "db_password",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -293,6 +315,7 @@ impl Command {
             "history" => Command::History(parse_data(kind, data)?),
             "waste" => Command::Waste(parse_data(kind, data)?),
             "cost" => Command::Cost(parse_data(kind, data)?),
+            "db_password" => Command::DbPassword(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -318,6 +341,7 @@ impl Command {
             Command::History(_) => "history",
             Command::Waste(_) => "waste",
             Command::Cost(_) => "cost",
+            Command::DbPassword(_) => "db_password",
         }
     }
 
@@ -340,6 +364,7 @@ impl Command {
             Command::History(a) => serde_json::to_value(a),
             Command::Waste(a) => serde_json::to_value(a),
             Command::Cost(a) => serde_json::to_value(a),
+            Command::DbPassword(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -504,6 +529,11 @@ mod tests {
             }),
             Command::Cost(CostArgs {
                 project: Some("blog".into()),
+            }),
+            Command::DbPassword(DbPasswordArgs {
+                project: "blog".into(),
+                host: "laptop".into(),
+                dir: "/run/user/1000/pockitect-x".into(),
             }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());

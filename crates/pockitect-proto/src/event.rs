@@ -58,6 +58,8 @@ pub mod event_type {
     pub const WASTE: &str = "waste";
     /// Answer to `cost`: actual spend per project.
     pub const COST: &str = "cost";
+    /// Answer to `db_password`: the path of the 0600 file holding the password, never the password.
+    pub const DB_PASSWORD: &str = "db_password";
 
     /// The command whose request publishes events of type `kind`, when only one does (a client
     /// that missed a request's `accepted` still names it). `terminate_progress` is both
@@ -82,6 +84,7 @@ pub mod event_type {
             HISTORY => "history",
             WASTE => "waste",
             COST => "cost",
+            DB_PASSWORD => "db_password",
             _ => return None,
         })
     }
@@ -131,6 +134,7 @@ pub enum Event {
     History(crate::audit::History),
     Waste(crate::cost::WasteReport),
     Cost(crate::cost::CostReport),
+    DbPassword(crate::payload::DbPasswordReady),
 }
 
 /// `projects`: every project of the store.
@@ -183,6 +187,7 @@ impl Event {
             Event::History(_) => event_type::HISTORY,
             Event::Waste(_) => event_type::WASTE,
             Event::Cost(_) => event_type::COST,
+            Event::DbPassword(_) => event_type::DB_PASSWORD,
         }
     }
 
@@ -228,7 +233,8 @@ impl Event {
             | Event::Plan(_)
             | Event::History(_)
             | Event::Waste(_)
-            | Event::Cost(_) => return None,
+            | Event::Cost(_)
+            | Event::DbPassword(_) => return None,
         })
     }
 

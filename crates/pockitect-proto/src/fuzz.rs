@@ -332,6 +332,9 @@ pub fn command() -> impl Strategy<Value = Command> {
         (opt(region()), opt(project()))
             .prop_map(|(region, project)| Command::Waste(WasteArgs { region, project })),
         opt(project()).prop_map(|project| Command::Cost(CostArgs { project })),
+        (project(), text(), text()).prop_map(|(project, host, dir)| Command::DbPassword(
+            DbPasswordArgs { project, host, dir }
+        )),
         (opt(project()), opt(text()), any::<Option<u16>>()).prop_map(
             |(project, command, limit)| Command::History(crate::HistoryArgs {
                 project,

@@ -52,6 +52,24 @@ pub struct Resources {
     pub records: Vec<ResourceRecord>,
 }
 
+/// `db_password`: where the daemon put the database master password of a project. Only a path:
+/// the password is in the file (mode 0600, in the directory the client named), never here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbPasswordReady {
+    pub project: String,
+    /// The file holding the password read from Secrets Manager; the client reads it, then
+    /// removes it. Absent when RDS does not manage the database's password (a database created
+    /// before Pockitect let it): that password is in the OS keyring, or a 0600 file, of the
+    /// host that deployed it, and the client looks there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The Secrets Manager secret the password came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_arn: Option<String>,
+    /// The DB instance.
+    pub identifier: String,
+}
+
 /// `pong`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pong {

@@ -274,11 +274,14 @@ pub async fn deploy(g: &Global, a: DeployArgs) -> Result<i32, CliError> {
             return Ok(exit::CANCELLED);
         }
     }
-    if let Some(bp) = &local {
-        // Daemons that announce where they keep secrets; files when any of them has no keyring.
-        let daemons = bus.daemons().await.unwrap_or_default();
-        let daemon_uses_keyring = daemons.iter().all(|d| d.secrets.as_deref() != Some("file"));
-        super::secrets::settle_db_password(g, bp, daemon_uses_keyring)?;
+    // A new database gets a password RDS generates and keeps in Secrets Manager: nothing to
+    // settle here, so the deploy may run on any daemon. One given the old way is not used.
+    if local.as_ref().is_some_and(|bp| bp.has_db())
+        && std::env::var_os("POCKITECT_DB_PASSWORD").is_some_and(|p| !p.is_empty())
+    {
+        eprintln!(
+            "note: POCKITECT_DB_PASSWORD is not used: RDS generates a new database's password and keeps it in Secrets Manager; read it with 'pockitect db-password {slug}'"
+        );
     }
     let cmd = Command::Deploy(WireDeployArgs {
         target,

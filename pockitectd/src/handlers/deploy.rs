@@ -3,8 +3,7 @@
 //! and statuses back to `projects/<slug>.json` atomically.
 
 use pockitect_aws::deploy::{
-    self, Action, DbPassword, DeployEvent, DeployOptions, DeploySink, Outcome as DeployOutcome,
-    Resource,
+    self, Action, DeployEvent, DeployOptions, DeploySink, Outcome as DeployOutcome,
 };
 use pockitect_blueprint::{Blueprint, Checked, Rejected};
 use pockitect_proto::payload::{DeployComplete, PlanReady};
@@ -98,7 +97,6 @@ fn engine_error(e: deploy::DeployError) -> HandlerError {
     let code = match &e {
         deploy::DeployError::Conflict { .. } => ErrorCode::Conflict,
         deploy::DeployError::OwnershipUnknown { .. } => ErrorCode::Aws,
-        deploy::DeployError::MissingDbPassword { .. } => ErrorCode::InvalidBlueprint,
     };
     HandlerError::new(code, e.to_string())
 }
@@ -149,81 +147,6 @@ impl DeploySink for Sink<'_> {
             tracing::warn!(project = %bp.slug(), error = %e, "could not write the blueprint back");
         }
     }
-}
-
-/// The database master password for a deploy: the stored one when there is one (a redeploy keeps
-/// it); a new one, generated and stored before anything is created, only when the database does
-/// not exist yet. A database that exists while no password is stored (the secrets directory was
-/// lost, or this daemon runs on another host than the one that created it) is refused: the new
-/// password would not be the database's, and resetting a live database's master password from a
-/// redeploy would lock out every application that uses the old one. The user gives the password
-/// (or resets it on purpose) instead; the message says how.
-async fn db_password(daemon: &Daemon, checked: &Checked) -> Result<DbPassword, HandlerError> {
-    let slug = &*checked.blueprint().slug();
-    let keep = |e: pockitect_secrets::SecretError| {
-        HandlerError::new(
-            ErrorCode::Internal,
-            format!("keep the database password: {e}"),
-        )
-    };
-    // The keyring is a blocking D-Bus / OS call: keep it off the runtime's threads.
-    let (secrets, key) = (daemon.secrets.clone(), slug.to_owned());
-    let stored = tokio::task::spawn_blocking(move || secrets.db_password(&key))
-        .await
-        .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?
-        .map_err(keep)?;
-    if let Some(p) = stored {
-        return Ok(DbPassword::new(p));
-    }
-    if let Some(id) = existing_db(daemon, checked).await? {
-        return Err(HandlerError::new(
-            ErrorCode::NotFound,
-            format!(
-                "database '{id}' of '{slug}' already exists but its master password is not in {store}; \
-                 a new password would not match it, so nothing was deployed. Give its current password \
-                 from this daemon's host: POCKITECT_DB_PASSWORD=... pockitect deploy <blueprint file> \
-                 (the CLI keeps it in the store and the daemon uses it from then on); if nobody knows it, \
-                 reset it first (aws rds modify-db-instance --db-instance-identifier {id} \
-                 --master-user-password NEW --apply-immediately) and give NEW the same way",
-                store = daemon.secrets.describe(),
-            ),
-        ));
-    }
-    let (secrets, key) = (daemon.secrets.clone(), slug.to_owned());
-    let (password, created) =
-        tokio::task::spawn_blocking(move || secrets.db_password_or_generate(&key))
-            .await
-            .map_err(|e| HandlerError::new(ErrorCode::Internal, e.to_string()))?
-            .map_err(keep)?;
-    if created {
-        tracing::info!(project = %slug, store = %daemon.secrets.describe(), "generated a database password");
-    }
-    Ok(DbPassword::new(password))
-}
-
-/// The identifier of the project's database when it already exists in AWS (read-only calls, the
-/// same lookups a deploy makes). Asked only when no password is stored, so a project whose
-/// password is known pays nothing for it.
-async fn existing_db(daemon: &Daemon, checked: &Checked) -> Result<Option<String>, HandlerError> {
-    let plan = deploy::plan(&daemon.aws, checked)
-        .await
-        .map_err(|e| HandlerError::new(ErrorCode::InvalidBlueprint, e.to_string()))?;
-    let Some(db) = plan.get(Resource::RdsInstance) else {
-        return Ok(None);
-    };
-    if let Some(e) = &db.error {
-        // Unknown is not "absent": a password generated now could miss a database that exists.
-        return Err(HandlerError::new(
-            ErrorCode::Aws,
-            format!(
-                "check whether the project's database exists before choosing its password: {e}"
-            ),
-        ));
-    }
-    Ok(match db.action {
-        Action::Adopt | Action::NoChange | Action::Update => db.id.clone(),
-        Action::Create | Action::Skip => None,
-    })
 }
 
 pub async fn deploy(
@@ -285,9 +208,6 @@ pub async fn deploy(
     let mut opts = DeployOptions::new(&daemon.settings.key_dir);
     opts.rollback_on_failure = args.rollback_on_failure;
     opts.cancel = cancel.clone();
-    if checked.blueprint().has_db() {
-        opts.db_password = Some(db_password(daemon, &checked).await?);
-    }
     let alert = {
         let p = &checked.blueprint().project;
         p.budget_usd_month.zip(p.budget_alert_email.clone())

@@ -8,6 +8,7 @@ mod operate;
 mod projects;
 mod refresh;
 mod scan;
+mod secrets;
 
 use pockitect_proto::payload::{CancelRequested, Pong, Progress, Resources};
 use pockitect_proto::{Command, ErrorCode, Event, Status};
@@ -94,6 +95,7 @@ pub async fn handle(
         }
         Command::Waste(args) => cost::waste(args, daemon),
         Command::Cost(args) => cost::spend(args, daemon).await,
+        Command::DbPassword(args) => secrets::db_password(args, daemon).await,
         Command::History(args) => {
             let history = daemon.bus.history(&args).await.map_err(|e| {
                 HandlerError::new(

@@ -7,6 +7,7 @@ mod refresh;
 mod requests;
 mod restart;
 mod robustness;
+mod secrets;
 mod watcher;
 
 use std::time::Duration;
@@ -208,4 +209,21 @@ pub fn python(script: &str) -> serde_json::Value {
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+/// The password in the Secrets Manager secret RDS manages for DB instance `db_id` (us-east-1),
+/// read with boto3 straight from the harness's moto, not through the daemon.
+pub fn managed_password(h: &Harness, db_id: &str) -> String {
+    let v = python(&format!(
+        r#"
+import boto3, json
+kw = dict(region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')
+db = boto3.client('rds', **kw).describe_db_instances(DBInstanceIdentifier='{db_id}')['DBInstances'][0]
+arn = db['MasterUserSecret']['SecretArn']
+s = boto3.client('secretsmanager', **kw).get_secret_value(SecretId=arn)['SecretString']
+print(json.dumps(json.loads(s)['password']))
+"#,
+        h.moto.endpoint()
+    ));
+    v.as_str().expect("the secret has a password").to_owned()
 }

@@ -22,9 +22,18 @@ fn rds_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_rds::types::Tag> {
         .collect()
 }
 
-fn rds_ours(tags: &[aws_sdk_rds::types::Tag], slug: &str) -> bool {
+pub(crate) fn rds_ours(tags: &[aws_sdk_rds::types::Tag], slug: &str) -> bool {
     tags.iter()
         .any(|t| t.key() == Some(pockitect_proto::tags::PROJECT) && t.value() == Some(slug))
+}
+
+/// The ARN of the Secrets Manager secret in which RDS keeps the instance's master password,
+/// when RDS manages it.
+pub(crate) fn master_user_secret_arn(db: &aws_sdk_rds::types::DbInstance) -> Option<String> {
+    db.master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
 }
 
 /// A DB instance identifier from the slug: a letter first, letters, digits and single hyphens,
@@ -250,12 +259,17 @@ impl<S: DeploySink> Run<'_, S> {
         let endpoint = db.endpoint().and_then(|e| e.address()).map(str::to_owned);
         let port = db.endpoint().and_then(|e| e.port()).map(i64::from);
         let arn = db.db_instance_arn().map(str::to_owned);
+        // What AWS says wins: a database moved to a managed secret by hand (`aws rds
+        // modify-db-instance --manage-master-user-password`) is recorded as such, and one moved
+        // back to a password of its own loses the stale ARN.
+        let secret = master_user_secret_arn(&db);
         self.update_bp(|bp| {
             if let Some(d) = bp.data.db.as_mut() {
                 d.identifier = Some(id);
                 d.endpoint = endpoint;
                 d.port = port;
                 d.arn = arn;
+                d.master_user_secret_arn = secret;
             }
         })
         .await;
@@ -265,13 +279,6 @@ impl<S: DeploySink> Run<'_, S> {
     pub(crate) async fn create_db(&self) -> Result<String, StepError> {
         let r = Resource::RdsInstance;
         let cfg = self.db_cfg()?;
-        let password = self.opts.db_password.as_ref().ok_or_else(|| {
-            self.err(
-                r,
-                "MissingPassword",
-                "no database password was given for the new database",
-            )
-        })?;
         let group = self.need(r, Resource::DbSubnetGroup)?;
         let sg = self.need(r, Resource::SecurityGroup)?;
         let id = self.db_id();
@@ -295,7 +302,11 @@ impl<S: DeploySink> Run<'_, S> {
                     .filter(|u| !u.trim().is_empty())
                     .unwrap_or_else(|| "app".to_owned()),
             )
-            .master_user_password(password.expose())
+            // RDS generates the password and keeps it in a Secrets Manager secret it owns (and
+            // deletes with the instance): no Pockitect process ever holds it, so the deploy
+            // needs nothing from the client's keyring and may run on any daemon.
+            // `pockitect db-password` reads it back through the daemon (handlers::secrets).
+            .manage_master_user_password(true)
             .storage_encrypted(true)
             .publicly_accessible(cfg.is_public())
             .db_subnet_group_name(&group)
@@ -306,15 +317,15 @@ impl<S: DeploySink> Run<'_, S> {
             .await
             .map_err(|e| StepError::sdk(r, "rds:CreateDBInstance", &self.region, e))?;
         self.created(r, &id);
-        let arn = out
-            .db_instance()
-            .and_then(|d| d.db_instance_arn())
-            .map(str::to_owned);
+        let created = out.db_instance();
+        let arn = created.and_then(|d| d.db_instance_arn()).map(str::to_owned);
+        let secret = created.and_then(master_user_secret_arn);
         let rid = id.clone();
         self.update_bp(|bp| {
             if let Some(d) = bp.data.db.as_mut() {
                 d.identifier = Some(rid);
                 d.arn = arn;
+                d.master_user_secret_arn = secret;
             }
         })
         .await;

@@ -589,7 +589,7 @@ async fn check_ownership(aws: &Aws, blueprint: &Blueprint) -> Result<(), DeployE
 }
 
 /// Deploys a validated blueprint: see the module documentation. Returns `Err` only when nothing
-/// could be attempted (a conflict of ownership, missing database password); resource failures
+/// could be attempted (a conflict of ownership); resource failures
 /// are in the report with `outcome` `partial` or `rolled_back`.
 pub async fn deploy(
     aws: &Aws,
@@ -603,16 +603,6 @@ pub async fn deploy(
     check_ownership(aws, &blueprint).await?;
     let run = Run::new(aws, &blueprint, &options, sink, false);
     info!(project = %run.slug, region = %run.region, "deploy started");
-
-    if blueprint.has_db() && options.db_password.is_none() {
-        // Only a database that must be created needs the password.
-        let exists = matches!(run.find_db().await, Ok(Some(_)));
-        if !exists {
-            return Err(DeployError::MissingDbPassword {
-                project: run.slug.clone(),
-            });
-        }
-    }
 
     let results = run.run_graph().await;
     let failed = results.values().any(|r| r.state == StepState::Failed);

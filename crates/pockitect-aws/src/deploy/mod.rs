@@ -37,6 +37,8 @@ mod network;
 mod rollback;
 mod util;
 
+pub(crate) use data::{db_identifier, master_user_secret_arn, rds_ours};
+
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
@@ -60,8 +62,8 @@ pub const TAG_RESOURCE: &str = "pockitect:resource";
 /// use them.
 pub const TAG_VPC_ENV: &str = "pockitect:vpc-env";
 
-/// A database master password. Never logged, never serialised: `Debug` shows `<redacted>` and
-/// it implements no `Serialize`.
+/// A database master password (read from Secrets Manager for `db-password`). Never logged,
+/// never serialised: `Debug` shows `<redacted>` and it implements no `Serialize`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DbPassword(String);
 
@@ -90,9 +92,6 @@ pub struct DeployOptions {
     /// Directory for generated private keys (`<key_dir>/<slug>.pem`, mode 0600; the directory
     /// is created with mode 0700).
     pub key_dir: PathBuf,
-    /// Master password for a database this run creates. Required when the blueprint has a
-    /// database that does not exist yet.
-    pub db_password: Option<DbPassword>,
     /// Resources worked on at once.
     pub concurrency: usize,
     /// Pause between polls while waiting for a state (instance running, database available).
@@ -115,7 +114,6 @@ impl DeployOptions {
         DeployOptions {
             rollback_on_failure: false,
             key_dir: key_dir.into(),
-            db_password: None,
             concurrency: 4,
             poll_interval: Duration::from_secs(3),
             instance_wait: Duration::from_secs(300),
@@ -166,10 +164,6 @@ impl DeploySink for NoopSink {
 /// Why a deploy or plan could not run at all (resource failures are in the report instead).
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error(
-        "deploy '{project}': the blueprint has a database to create but no password was given; pass one in DeployOptions::db_password"
-    )]
-    MissingDbPassword { project: String },
     /// Recorded ids that are not the project's to adopt (another project's, protected, or not
     /// Pockitect's): nothing was changed.
     #[error("deploy '{project}': nothing was changed: {}", .conflicts.join("; "))]

@@ -82,6 +82,7 @@ pub(crate) fn set_recorded(bp: &mut Blueprint, r: Resource, id: Option<&str>, re
                     d.endpoint = None;
                     d.port = None;
                     d.arn = None;
+                    d.master_user_secret_arn = None;
                 }
                 d.identifier = v;
             }

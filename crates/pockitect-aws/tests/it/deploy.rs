@@ -1,14 +1,16 @@
 //! The deploy engine against a real moto server: every resource created and tagged, a second
 //! deploy creating nothing, resume after a crash, failure midway, rollback, plan, the key file's
-//! mode, the database password kept out of everything serialised.
+//! mode, the database's master password kept by RDS in Secrets Manager and out of everything
+//! serialised.
 
 use crate::{aws_for, checked};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use pockitect_aws::db_secret::{self, MasterPassword};
 use pockitect_aws::deploy::{
-    self, Action, DbPassword, DeployError, DeployEvent, DeployOptions, DeployReport, DeploySink,
-    Outcome, Resource, StepState,
+    self, Action, DeployEvent, DeployOptions, DeployReport, DeploySink, Outcome, Resource,
+    StepState,
 };
 use pockitect_aws::{Aws, AwsSettings};
 use pockitect_blueprint::{
@@ -18,7 +20,6 @@ use pockitect_blueprint::{
 use pockitect_testkit::{MotoServer, unique};
 
 pub(crate) const REGION: &str = "us-east-2";
-const PASSWORD: &str = "Sup3r-Secret-Pa55word";
 
 /// Network new + database + bucket + generated key pair + instance role.
 pub(crate) fn full_blueprint() -> Blueprint {
@@ -59,7 +60,6 @@ pub(crate) fn full_blueprint() -> Blueprint {
 
 pub(crate) fn options(keys: &tempfile::TempDir) -> DeployOptions {
     let mut o = DeployOptions::new(keys.path().join("ssh/pockitect"));
-    o.db_password = Some(DbPassword::new(PASSWORD));
     o.poll_interval = std::time::Duration::from_millis(100);
     o.instance_wait = std::time::Duration::from_secs(30);
     o.db_wait = std::time::Duration::from_secs(30);
@@ -102,17 +102,19 @@ impl Recorder {
             .position(|e| e.resource == r && e.state == state)
     }
 
-    /// Asserts the password appears in nothing the engine handed out.
-    fn assert_no_password(&self, report: &DeployReport) {
+    /// Asserts the database's master password (read from Secrets Manager by the test) appears
+    /// in nothing the engine handed out.
+    fn assert_no_password(&self, report: &DeployReport, password: &str) {
+        assert!(!password.is_empty());
         let r = serde_json::to_string(report).unwrap();
-        assert!(!r.contains(PASSWORD), "password in the report");
-        assert!(!format!("{report:?}").contains(PASSWORD));
+        assert!(!r.contains(password), "password in the report");
+        assert!(!format!("{report:?}").contains(password));
         for bp in self.blueprints.lock().unwrap().iter() {
             let text = bp.to_json_pretty().unwrap();
-            assert!(!text.contains(PASSWORD), "password in a blueprint");
+            assert!(!text.contains(password), "password in a blueprint");
         }
         for e in self.events.lock().unwrap().iter() {
-            assert!(!serde_json::to_string(e).unwrap().contains(PASSWORD));
+            assert!(!serde_json::to_string(e).unwrap().contains(password));
         }
     }
 }
@@ -271,7 +273,15 @@ async fn full_blueprint_is_deployed_tagged_and_a_second_deploy_creates_nothing()
         .await
         .expect("deploy runs");
     assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
-    sink.assert_no_password(&report);
+    let db_id = sink
+        .last()
+        .data
+        .db
+        .unwrap()
+        .identifier
+        .expect("db recorded");
+    let password = managed_password(&aws, &db_id).await;
+    sink.assert_no_password(&report, &password);
     let enabled = [
         Resource::Vpc,
         Resource::InternetGateway,
@@ -336,6 +346,16 @@ async fn full_blueprint_is_deployed_tagged_and_a_second_deploy_creates_nothing()
     assert_eq!(db.status, SectionStatus::Created);
     assert!(db.password.is_none());
     assert!(db.endpoint.is_some() && db.port == Some(5432));
+    // RDS manages the master password: the blueprint records the secret's ARN, not the password.
+    let secret_arn = db
+        .master_user_secret_arn
+        .clone()
+        .expect("secret ARN recorded");
+    assert!(
+        secret_arn.starts_with("arn:aws:secretsmanager:us-east-2:"),
+        "{secret_arn}"
+    );
+    assert!(!out.to_json_pretty().unwrap().contains(&password));
     assert_eq!(
         out.data.s3_bucket.as_ref().unwrap().status,
         SectionStatus::Created
@@ -613,6 +633,10 @@ async fn full_blueprint_is_deployed_tagged_and_a_second_deploy_creates_nothing()
         .await
         .unwrap();
     let dbi = &dbs.db_instances()[0];
+    assert_eq!(
+        dbi.master_user_secret().and_then(|s| s.secret_arn()),
+        Some(secret_arn.as_str())
+    );
     assert_eq!(dbi.storage_encrypted(), Some(true));
     assert_eq!(dbi.publicly_accessible(), Some(false));
     assert_eq!(
@@ -715,7 +739,7 @@ async fn full_blueprint_is_deployed_tagged_and_a_second_deploy_creates_nothing()
     }
     assert_eq!(census(&aws, &slug).await, before);
     assert_eq!(report2.outputs.ssh_command, report.outputs.ssh_command);
-    sink2.assert_no_password(&report2);
+    sink2.assert_no_password(&report2, &password);
 
     // And the plan says so too.
     let plan = deploy::plan(&aws, &checked(out.clone())).await.unwrap();
@@ -808,7 +832,9 @@ async fn a_failure_midway_names_the_instance_and_independent_branches_finish() {
         "{text}"
     );
     assert!(text.contains("ami-00000000000000000"), "{text}");
-    sink.assert_no_password(&report);
+    if let Some(id) = report.get(Resource::RdsInstance).and_then(|r| r.id.clone()) {
+        sink.assert_no_password(&report, &managed_password(&aws, &id).await);
+    }
 
     // Independent branches finished and are recorded consistently.
     for r in [
@@ -1083,26 +1109,161 @@ async fn image_aliases_resolve_in_moto_or_fail_clearly() {
     );
 }
 
+/// The password in the Secrets Manager secret RDS manages for `db_id`, read with the SDK straight
+/// from moto (not through the code under test).
+async fn managed_password(aws: &Aws, db_id: &str) -> String {
+    let dbs = aws
+        .rds(REGION)
+        .describe_db_instances()
+        .db_instance_identifier(db_id)
+        .send()
+        .await
+        .unwrap();
+    let arn = dbs.db_instances()[0]
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .expect("RDS manages the master password")
+        .to_owned();
+    let value = aws
+        .secrets_manager(REGION)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    doc["password"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
-async fn a_new_database_without_a_password_is_refused_before_any_write() {
+async fn a_new_database_gets_a_managed_password_that_only_db_secret_reads() {
     let moto = MotoServer::start();
     let aws = aws_for(&moto).await;
     let keys = tempfile::tempdir().unwrap();
     let bp = full_blueprint();
     let slug = bp.slug().into_owned();
-    let before = census(&aws, &slug).await;
-    let mut opts = options(&keys);
-    opts.db_password = None;
-    let err = deploy::deploy(&aws, checked(bp), opts, Recorder::default())
+    // Nothing deployed yet: the error says so and what to do.
+    let err = db_secret::master_password(&aws, &slug, REGION, None)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
-        matches!(err, DeployError::MissingDbPassword { .. }),
+        err.contains("no DB instance") && err.contains("pockitect deploy"),
         "{err}"
     );
-    assert_eq!(census(&aws, &slug).await, before);
-    let dbg = format!("{:?}", options(&keys));
-    assert!(!dbg.contains(PASSWORD) && dbg.contains("redacted"), "{dbg}");
+
+    let sink = Recorder::default();
+    let report = deploy::deploy(&aws, checked(bp), options(&keys), &sink)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
+    let db = sink.last().data.db.unwrap();
+    let id = db.identifier.clone().unwrap();
+    let expected = managed_password(&aws, &id).await;
+    let MasterPassword::Managed {
+        secret_arn,
+        password,
+        ..
+    } = db_secret::master_password(&aws, &slug, REGION, Some(&id))
+        .await
+        .unwrap()
+    else {
+        panic!("a new database has a managed password");
+    };
+    assert_eq!(password.expose(), expected);
+    assert_eq!(Some(secret_arn), db.master_user_secret_arn);
+    let dbg = format!("{password:?}");
+    assert!(
+        !dbg.contains(&expected) && dbg.contains("redacted"),
+        "{dbg}"
+    );
+
+    // Another project's name for the same database does not get its password.
+    let err = db_secret::master_password(&aws, "someone-else", REGION, Some(&id))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not tagged for this project"), "{err}");
+}
+
+#[tokio::test]
+async fn a_database_with_its_own_password_is_adopted_without_one_and_recorded_once_managed() {
+    let moto = MotoServer::start();
+    let aws = aws_for(&moto).await;
+    let keys = tempfile::tempdir().unwrap();
+    let mut bp = full_blueprint();
+    let slug = bp.slug().into_owned();
+    // A database created before RDS managed passwords: Pockitect gave it a password of its
+    // own (kept in the OS keyring), tagged it and recorded it.
+    let id = format!("{slug}-db");
+    aws.rds(REGION)
+        .create_db_instance()
+        .db_instance_identifier(&id)
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("appuser")
+        .master_user_password("Keyring-Kept-Pass-1")
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(pockitect_proto::tags::PROJECT)
+                .value(&slug)
+                .build(),
+        )
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(pockitect_proto::tags::MANAGED)
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    bp.data.db.as_mut().unwrap().identifier = Some(id.clone());
+
+    // The deploy needs no password for it and leaves it as it is.
+    let sink = Recorder::default();
+    let report = deploy::deploy(&aws, checked(bp), options(&keys), &sink)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
+    let rds = report.get(Resource::RdsInstance).unwrap();
+    assert_eq!(rds.action, Action::NoChange, "{rds:?}");
+    let out = sink.last();
+    assert_eq!(out.data.db.as_ref().unwrap().master_user_secret_arn, None);
+    let answer = db_secret::master_password(&aws, &slug, REGION, Some(&id))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&answer, MasterPassword::NotManaged { identifier } if *identifier == id),
+        "{answer:?}"
+    );
+
+    // Moved to a managed secret on purpose (aws rds modify-db-instance
+    // --manage-master-user-password): the next deploy records the secret's ARN.
+    aws.rds(REGION)
+        .modify_db_instance()
+        .db_instance_identifier(&id)
+        .manage_master_user_password(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let sink = Recorder::default();
+    let report = deploy::deploy(&aws, checked(out), options(&keys), &sink)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Success, "{report:#?}");
+    let recorded = sink.last().data.db.unwrap().master_user_secret_arn;
+    assert!(recorded.is_some());
+    let MasterPassword::Managed { secret_arn, .. } =
+        db_secret::master_password(&aws, &slug, REGION, Some(&id))
+            .await
+            .unwrap()
+    else {
+        panic!("managed after the modification");
+    };
+    assert_eq!(Some(secret_arn), recorded);
 }
 
 /// The daemon spawns deploys on the runtime: the future must be `Send`.

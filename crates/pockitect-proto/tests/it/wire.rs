@@ -628,6 +628,18 @@ fn events() -> Vec<(Event, Status)> {
             }),
             Success,
         ),
+        (
+            Event::DbPassword(DbPasswordReady {
+                project: "blog".into(),
+                file: Some("/run/user/1000/pockitect-x/blog.db-password".into()),
+                secret_arn: Some(
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1a2b-AbCdEf"
+                        .into(),
+                ),
+                identifier: "blog-db".into(),
+            }),
+            Success,
+        ),
     ]
 }
 
@@ -666,9 +678,10 @@ fn variant(e: &Event) -> usize {
         Event::History(_) => 28,
         Event::Waste(_) => 29,
         Event::Cost(_) => 30,
+        Event::DbPassword(_) => 31,
     }
 }
-const EVENT_VARIANTS: usize = 31;
+const EVENT_VARIANTS: usize = 32;
 
 fn envelope(e: Event, status: Status) -> Envelope {
     let mut env = Envelope::of(e, Some(rid()), Some("blog".into()), status);
@@ -809,6 +822,11 @@ fn commands() -> Vec<Command> {
         Command::Cost(CostArgs {
             project: Some("blog".into()),
         }),
+        Command::DbPassword(DbPasswordArgs {
+            project: "blog".into(),
+            host: "laptop".into(),
+            dir: "/run/user/1000/pockitect-x".into(),
+        }),
     ]
 }
 
@@ -832,9 +850,10 @@ fn command_variant(c: &Command) -> usize {
         Command::History(_) => 15,
         Command::Waste(_) => 16,
         Command::Cost(_) => 17,
+        Command::DbPassword(_) => 18,
     }
 }
-const COMMAND_VARIANTS: usize = 18;
+const COMMAND_VARIANTS: usize = 19;
 
 #[test]
 fn every_command_is_pinned_and_parses_to_itself() {
