@@ -77,6 +77,7 @@ impl Endpoint {
     /// Connects to the Redis at `url`, telling a cluster from a standalone server by asking the
     /// node, and returns the shared connection to use.
     pub(crate) async fn connect(url: &str) -> Result<(Self, Conn), RedisError> {
+        crate::ensure_tls_provider();
         let client = redis::Client::open(url)?;
         if !is_cluster(&client).await? {
             let cfg = ConnectionManagerConfig::new()

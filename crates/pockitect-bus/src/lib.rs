@@ -88,6 +88,16 @@ impl BusConfig {
     }
 }
 
+/// Installs the TLS crypto provider `rediss://` connections use (ring), unless the program has
+/// installed one already. rustls chooses a provider by itself only when exactly one is compiled
+/// in: none is when the CLI or TUI is built alone (`cargo install --path pockitect-cli`), two are
+/// in the workspace (the AWS SDK brings aws-lc-rs); either way a TLS connection would panic.
+/// Every connection of the bus calls this first; call it before any other Redis client.
+pub fn ensure_tls_provider() {
+    // Err: a provider is installed already (ours, or the program's own), and it stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The URL with any password replaced by `***`, safe for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match redis::parse_redis_url(url) {
@@ -798,4 +808,15 @@ pub(crate) fn decode_envelope(s: &str, what: &'static str) -> Result<Envelope, B
         what,
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tls_tests {
+    #[test]
+    fn a_tls_client_config_can_be_built_whatever_providers_are_compiled_in() {
+        super::ensure_tls_provider();
+        super::ensure_tls_provider(); // twice: the second is a no-op
+        // Panics without a process-wide provider when rustls cannot choose one by itself.
+        let _ = rustls::ClientConfig::builder();
+    }
 }

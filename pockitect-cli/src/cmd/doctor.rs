@@ -177,6 +177,7 @@ async fn redis_exposure(url: &str) -> Option<String> {
     // The same address and TLS settings, without user or password.
     let anonymous = info.set_redis_settings(redis::RedisConnectionInfo::default());
     let probe = async {
+        pockitect_bus::ensure_tls_provider();
         let client = redis::Client::open(anonymous).ok()?;
         let mut con = client.get_multiplexed_async_connection().await.ok()?;
         redis::cmd("PING")
