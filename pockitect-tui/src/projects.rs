@@ -90,17 +90,9 @@ pub fn estimate_lines(e: &Estimate, budget: Option<f64>) -> Vec<String> {
         let usd = l
             .monthly_usd
             .map_or_else(|| "?".to_owned(), |v| format!("${v:.2}"));
-        let mut marks = String::new();
-        if l.minimum {
-            marks.push_str(" at least");
-        }
-        if l.derived {
-            marks.push_str(" ~derived");
-        }
-        if l.live {
-            marks.push_str(" live");
-        }
-        lines.push(format!("  {usd:>9}  {}{marks}", l.item));
+        let marks = l.marks();
+        let sep = if marks.is_empty() { "" } else { " " };
+        lines.push(format!("  {usd:>9}  {}{sep}{marks}", l.item));
     }
     let free: Vec<String> = e
         .lines
@@ -114,12 +106,11 @@ pub fn estimate_lines(e: &Estimate, budget: Option<f64>) -> Vec<String> {
     if !e.complete {
         lines.push("  some lines have no price: the total is a lower bound".to_owned());
     }
-    let from = if e.from_bundled_table {
-        "the price table bundled with Pockitect"
-    } else {
-        "live list prices (lines marked live)"
-    };
-    lines.push(format!("  prices: {from}, as of {}", e.prices_as_of));
+    lines.push(format!(
+        "  prices: {}, as of {}",
+        e.origin(),
+        e.prices_as_of
+    ));
     lines
 }
 

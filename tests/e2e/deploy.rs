@@ -78,20 +78,7 @@ async fn deploy_through_the_daemon_writes_back_ids_and_a_second_deploy_creates_n
         !env.dir.path().join("secrets/e2e-blog.db-password").exists(),
         "a password was stored"
     );
-    let script = format!(
-        r#"
-import boto3, json
-kw = dict(region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')
-db = boto3.client('rds', **kw).describe_db_instances(DBInstanceIdentifier='e2e-blog-db')['DBInstances'][0]
-s = boto3.client('secretsmanager', **kw).get_secret_value(SecretId=db['MasterUserSecret']['SecretArn'])
-print(json.dumps(json.loads(s['SecretString'])['password']))
-"#,
-        env.moto.endpoint()
-    );
-    let password = crate::python_json("read the managed secret", &["-c", &script])
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let password = crate::secrets::managed_password(&env, "e2e-blog-db");
     assert!(!password.is_empty());
     let events = serde_json::to_string(
         &env.bus

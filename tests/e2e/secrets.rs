@@ -18,7 +18,7 @@ fn db_blueprint(name: &str) -> serde_json::Value {
 
 /// The password in the secret RDS manages for DB instance `db_id`, read with boto3 straight
 /// from moto.
-fn managed_password(env: &Env, db_id: &str) -> String {
+pub(crate) fn managed_password(env: &Env, db_id: &str) -> String {
     let script = format!(
         r#"
 import boto3, json

@@ -55,6 +55,33 @@ impl Estimate {
     pub fn has_derived(&self) -> bool {
         self.lines.iter().any(|l| l.derived)
     }
+
+    /// Where the prices come from, in a few words for a reader of the lines.
+    pub fn origin(&self) -> &'static str {
+        if self.from_bundled_table {
+            "the price table bundled with Pockitect"
+        } else {
+            "live list prices (lines marked live)"
+        }
+    }
+}
+
+impl EstimateLine {
+    /// How a reader should take the line's figure: `at least`, `~derived` (a regional factor,
+    /// not a listed price), `live` (the AWS Price List API priced it; the other lines are then
+    /// the bundled table's), space-separated; empty for a plain listed price.
+    pub fn marks(&self) -> String {
+        [
+            (self.minimum, "at least"),
+            (self.derived, "~derived"),
+            (self.live, "live"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, mark)| *mark)
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
 }
 
 /// One charged (or free) item of an estimate.

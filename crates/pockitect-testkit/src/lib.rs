@@ -379,19 +379,7 @@ impl RedisCluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         for port in self.ports.clone() {
             loop {
-                let info = Command::new("redis-cli")
-                    .args([
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        &port.to_string(),
-                        "cluster",
-                        "info",
-                    ])
-                    .stdin(Stdio::null())
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_default();
+                let info = cluster_info(port);
                 let ok = info.lines().any(|l| l.trim() == "cluster_state:ok")
                     && info
                         .lines()
@@ -698,24 +686,26 @@ pub fn fixtures() -> PathBuf {
     dir
 }
 
+/// `CLUSTER INFO` of the node on `port` (empty when redis-cli cannot ask it).
+fn cluster_info(port: u16) -> String {
+    Command::new("redis-cli")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "cluster",
+            "info",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cluster_info(port: u16) -> String {
-        let out = Command::new("redis-cli")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "cluster",
-                "info",
-            ])
-            .output()
-            .expect("redis-cli runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
 
     #[test]
     fn a_test_cluster_is_three_masters_sharing_every_slot_and_goes_with_its_owner() {

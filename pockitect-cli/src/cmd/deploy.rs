@@ -152,23 +152,12 @@ fn print_estimate(e: &Estimate, budget: Option<f64>) {
         .iter()
         .filter(|l| !l.free)
         .map(|l| {
-            let mut flags = String::new();
-            if l.minimum {
-                flags.push_str(" at least");
-            }
-            if l.derived {
-                flags.push_str(" ~derived");
-            }
-            // Marked only when some prices are live: then the others are the bundled table's.
-            if l.live {
-                flags.push_str(" live");
-            }
             vec![
                 l.resource.to_string(),
                 l.item.clone(),
                 format!("{} {}", l.quantity, l.unit),
                 money(l.monthly_usd),
-                flags.trim().to_owned(),
+                l.marks(),
             ]
         })
         .collect();
@@ -199,14 +188,11 @@ fn print_estimate(e: &Estimate, budget: Option<f64>) {
             _ => String::new(),
         }
     );
-    let from = if e.from_bundled_table {
-        "the price table bundled with Pockitect"
-    } else {
-        "live list prices (lines marked live)"
-    };
     eprintln!(
-        "prices: {from}, as of {}: {}",
-        e.prices_as_of, e.prices_source
+        "prices: {}, as of {}: {}",
+        e.origin(),
+        e.prices_as_of,
+        e.prices_source
     );
     for n in &e.notes {
         eprintln!("note: {n}");
