@@ -52,8 +52,11 @@ impl PriceBook {
     /// cache). A directory of its own: the scan cache reads every JSON file of `cache_dir`.
     pub fn load(cache_dir: &Path, live: bool) -> Self {
         let path = cache_dir.join("pricing").join("prices.json");
+        // With live prices off, prices fetched earlier are not used either: every estimate is
+        // the bundled table's, as the plan's is.
         let cache = std::fs::read_to_string(&path)
             .ok()
+            .filter(|_| live)
             .and_then(|text| match serde_json::from_str::<CacheFile>(&text) {
                 Ok(f) => Some(f),
                 Err(e) => {
@@ -271,6 +274,11 @@ mod tests {
                 .nat_gateway_hourly("eu-west-1")
                 .map(|p| (p.usd, p.live)),
             Some((0.048, true))
+        );
+        assert_eq!(
+            PriceBook::load(dir.path(), false).cached().live_count(),
+            0,
+            "--prices bundled ignores the cache"
         );
         std::fs::write(dir.path().join("pricing/prices.json"), "{not json").unwrap();
         assert_eq!(PriceBook::load(dir.path(), true).cached().live_count(), 0);
