@@ -2,7 +2,7 @@
 //! events stream), with its status, progress and last events. Bounded: at most
 //! [`MAX_REQUESTS`] requests (the oldest finished ones go first) and [`MAX_EVENTS`] events each.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use pockitect_proto::deploy::Action;
@@ -11,6 +11,8 @@ use pockitect_proto::{AnswerSummary, Command, Envelope, Event, RequestId, Status
 pub const MAX_REQUESTS: usize = 500;
 pub const MAX_EVENTS: usize = 200;
 const MAX_ANNOUNCEMENTS: usize = 50;
+/// The command type of a scan's shard (see `Activity::shards`).
+const SHARD: &str = "scan_shard";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Progress {
@@ -117,6 +119,9 @@ pub struct Activity {
     /// Events that belong to no request (daemon-wide announcements).
     pub announcements: VecDeque<EventLine>,
     pub total_events: u64,
+    /// A scan's shards (internal requests, one per account and region, that any daemon
+    /// runs): not listed, since their scan reports each chunk; their events are counted only.
+    shards: HashSet<RequestId>,
 }
 
 /// What one event says, read once: the typed event, or the summary of a query's answer (its
@@ -348,6 +353,17 @@ impl Activity {
             };
         };
         let kind = infer_kind(env, &said);
+        if kind.as_deref() == Some(SHARD) || self.shards.contains(&id) {
+            if self.shards.len() >= MAX_REQUESTS * 16 {
+                self.shards.clear();
+            }
+            self.shards.insert(id.clone());
+            return Ingested {
+                request_id: Some(id),
+                kind: SHARD.to_owned(),
+                terminal: env.is_terminal(),
+            };
+        }
         let progress = said.event().and_then(progress_of);
         let r = self.entry(&id, env.ts);
         if r.events.is_empty() && !r.mine {
@@ -712,5 +728,22 @@ mod tests {
         a.select_row(0);
         a.ingest(&ev("pong", "d", Status::Success, json!({}), t(3)));
         assert_eq!(a.current().unwrap().id.as_str(), "d");
+    }
+
+    #[test]
+    fn a_scans_shards_are_not_listed() {
+        let mut a = Activity::default();
+        let shard = RequestId::new();
+        let mut accepted = ev("accepted", "keep", Status::InProgress, json!({}), t(0));
+        accepted.request_id = Some(shard.clone());
+        accepted.data = json!({"type": "scan_shard", "daemon": "d1", "resumed": false});
+        let got = a.ingest(&accepted);
+        assert_eq!(got.kind, "scan_shard");
+        let mut chunk = ev("scan_chunk", "keep", Status::Success, json!({}), t(1));
+        chunk.request_id = Some(shard);
+        chunk.data = json!({"region": "us-east-1", "records": [], "chunk": 1, "chunks": 1});
+        assert!(a.ingest(&chunk).terminal);
+        assert!(a.is_empty(), "a shard is no request of the list");
+        assert_eq!(a.total_events, 2);
     }
 }

@@ -2,7 +2,7 @@
 
 use pockitect_bus::Bus;
 use pockitect_proto::audit::Touched;
-use pockitect_proto::{Approval, Envelope, ErrorCode, Event, RequestId, Status};
+use pockitect_proto::{Approval, ClientInfo, Envelope, ErrorCode, Event, RequestId, Status};
 use serde_json::Value;
 
 #[derive(Clone)]
@@ -12,6 +12,8 @@ pub struct Events {
     project: Option<String>,
     /// The approval the command carried (what [`crate::policy::authorize`] checks).
     approval: Approval,
+    /// Who sent the command (the audit trail's sender; a scan's shards carry it on).
+    client: Option<ClientInfo>,
 }
 
 impl Events {
@@ -21,7 +23,18 @@ impl Events {
             request_id,
             project,
             approval: Approval::default(),
+            client: None,
         }
+    }
+
+    /// The same sink for a command sent by `client`.
+    pub fn with_client(mut self, client: Option<ClientInfo>) -> Self {
+        self.client = client;
+        self
+    }
+
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.client.as_ref()
     }
 
     /// The same sink for a command that carried `approval`.

@@ -3,6 +3,7 @@
 //! time from the shared stream, keeps its lease alive while a handler works, and publishes the
 //! handler's events, ending every request with exactly one terminal event.
 
+mod accounts;
 mod audit;
 mod bridge;
 mod catalog;

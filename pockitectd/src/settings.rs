@@ -215,6 +215,13 @@ settings! {
     /// region and API action; S3 and IAM have a bound of their own).
     scan_concurrency: usize = "POCKITECT_SCAN_CONCURRENCY"
         => scan_concurrency: usize = 16, |v| Ok(v.max(1));
+    /// Scan shards (one account's region each) this daemon runs at once, beside its workers.
+    /// Every daemon of the group takes shards of every scan: this bounds one daemon's share.
+    scan_shards: usize = "POCKITECT_SCAN_SHARDS"
+        => scan_shards: usize = 32, |v| {
+            anyhow::ensure!((1..=1024).contains(&v), "'{v}' is out of range; use 1 to 1024");
+            Ok(v)
+        };
     /// Seconds between heartbeats.
     heartbeat_secs: f64 = "POCKITECT_HEARTBEAT_SECS"
         => heartbeat: Duration = Duration::from_secs(5), |v| secs(v);

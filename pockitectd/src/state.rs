@@ -1,8 +1,8 @@
 //! The daemon's shared state: one cheap-to-clone handle (behind an `Arc`), no globals.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use pockitect_aws::{Aws, AwsSettings};
@@ -17,6 +17,10 @@ pub struct Daemon {
     pub settings: Settings,
     pub bus: Bus,
     pub aws: Aws,
+    /// The accounts of `--accounts`, resolved and kept.
+    pub accounts: crate::accounts::Accounts,
+    /// Scan shards this daemon runs beside its listeners (`--scan-shards`).
+    pub shard_slots: Arc<tokio::sync::Semaphore>,
     pub estate: Estate,
     pub projects: ProjectStore,
     /// Database passwords: the OS keyring, or 0600 files when none works (said at start).
@@ -54,7 +58,11 @@ impl Daemon {
         let auditor =
             crate::audit::Auditor::new(settings.audit_dir.clone(), settings.audit_keep_days);
         let prices = crate::prices::PriceBook::load(&settings.cache_dir, settings.live_prices);
+        let accounts = crate::accounts::Accounts::new(aws.clone(), settings.accounts.clone());
+        let shard_slots = Arc::new(tokio::sync::Semaphore::new(settings.scan_shards));
         Self {
+            accounts,
+            shard_slots,
             prices,
             auditor,
             settings,

@@ -15,6 +15,7 @@ use pockitect_proto::{
     Status,
 };
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use self::hold::Hold;
 use crate::Daemon;
@@ -30,6 +31,8 @@ pub async fn listen(daemon: Arc<Daemon>, n: usize, shutdown: CancellationToken) 
     let consumer = format!("{}/w{n}", daemon.settings.daemon_id);
     let mut reader: Option<CommandReader> = None;
     let mut delay = Duration::from_millis(200);
+    // Scan shards taken by this listener and run beside it.
+    let shards = TaskTracker::new();
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -62,7 +65,27 @@ pub async fn listen(daemon: Arc<Daemon>, n: usize, shutdown: CancellationToken) 
             d = r.next(READ_BLOCK) => d,
         };
         match next {
-            Ok(Some(d)) => handle_delivery(&daemon, &consumer, d, &shutdown).await,
+            Ok(Some(d)) => {
+                let decoded = pockitect_proto::decode(d.payload.as_bytes());
+                let shard = matches!(&decoded, Ok(r) if matches!(r.command, Command::ScanShard(_)));
+                // A shard runs beside the listener, which goes on taking commands, while the
+                // daemon has room for one (`--scan-shards`); else here, like any command, so
+                // that a busy daemon stops taking shards and leaves them to the others.
+                match shard
+                    .then(|| daemon.shard_slots.clone().try_acquire_owned().ok())
+                    .flatten()
+                {
+                    Some(slot) => {
+                        let (daemon, consumer, shutdown) =
+                            (daemon.clone(), consumer.clone(), shutdown.clone());
+                        shards.spawn(async move {
+                            handle_delivery(&daemon, &consumer, d, decoded, &shutdown).await;
+                            drop(slot);
+                        });
+                    }
+                    None => handle_delivery(&daemon, &consumer, d, decoded, &shutdown).await,
+                }
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(consumer = %consumer, error = %e, "reading commands failed; reconnecting");
@@ -70,6 +93,8 @@ pub async fn listen(daemon: Arc<Daemon>, n: usize, shutdown: CancellationToken) 
             }
         }
     }
+    shards.close();
+    shards.wait().await;
     tracing::debug!(consumer = %consumer, "listener stopped");
 }
 
@@ -149,12 +174,14 @@ async fn audit_entry(
 }
 
 /// Ends a request that this worker holds with `env`, recording its audit entry (none for a
-/// query: it only reads) in the same step, then in the daily file.
-async fn end_request(daemon: &Daemon, hold: Hold, env: &Envelope, draft: Draft, is_query: bool) {
-    let entry = if is_query {
-        None
-    } else {
+/// query, which only reads, nor for a scan's shard, which its scan's entry stands for) in
+/// the same step, then in the daily file.
+async fn end_request(daemon: &Daemon, hold: Hold, env: &Envelope, draft: Draft, cmd: Kind) {
+    let is_query = cmd == Kind::Query;
+    let entry = if cmd == Kind::Audited {
         audit_entry(daemon, draft, env, true).await
+    } else {
+        None
     };
     if hold.finish(env, is_query, entry.as_ref()).await
         && let Some(entry) = &entry
@@ -191,6 +218,7 @@ async fn handle_delivery(
     daemon: &Arc<Daemon>,
     consumer: &str,
     d: Delivery,
+    decoded: Result<Request, Refusal>,
     shutdown: &CancellationToken,
 ) {
     let Request {
@@ -199,7 +227,7 @@ async fn handle_delivery(
         project_id,
         client,
         approval,
-    } = match pockitect_proto::decode(d.payload.as_bytes()) {
+    } = match decoded {
         Ok(r) => r,
         Err(refusal) => return refuse(daemon, &d, refusal).await,
     };
@@ -209,7 +237,7 @@ async fn handle_delivery(
     if d.reclaimed {
         tracing::info!(request_id = %request_id, kind = cmd.kind(), "resuming a command whose daemon stopped");
     }
-    let is_query = cmd.is_query();
+    let kind = Kind::of(&cmd);
     let locked_project = match project_to_lock(&cmd) {
         Ok(p) => p,
         Err(e) => {
@@ -218,16 +246,17 @@ async fn handle_delivery(
             let events = Events::new(daemon.bus.clone(), request_id.clone(), project_id);
             let t = error_outcome(e);
             let env = events.envelope(t.kind, t.status, t.data);
-            return end_request(daemon, hold, &env, draft, is_query).await;
+            return end_request(daemon, hold, &env, draft, kind).await;
         }
     };
     let project = locked_project
         .clone()
         .or_else(|| cmd.project().map(str::to_owned))
         .or(project_id);
-    let draft = Draft::of(&request_id, &cmd, project.clone(), client);
+    let draft = Draft::of(&request_id, &cmd, project.clone(), client.clone());
     let events = Events::new(daemon.bus.clone(), request_id.clone(), project.clone())
-        .with_approval(approval);
+        .with_approval(approval)
+        .with_client(client);
     if let Some(p) = &locked_project {
         match hold.lock(p).await {
             Ok(()) => {}
@@ -242,7 +271,7 @@ async fn handle_delivery(
                     }),
                     Status::Error,
                 );
-                return end_request(daemon, hold, &env, draft, is_query).await;
+                return end_request(daemon, hold, &env, draft, kind).await;
             }
             // Redis trouble: dropping the hold frees the claim; the command stays pending.
             Err(None) => return,
@@ -277,7 +306,7 @@ async fn handle_delivery(
         Ending::Terminal(t) => {
             let env = events.envelope(t.kind, t.status, t.data);
             let status = env.status.map(|s| s.as_str()).unwrap_or("?");
-            end_request(daemon, hold, &env, draft, is_query).await;
+            end_request(daemon, hold, &env, draft, kind).await;
             tracing::info!(request_id = %request_id, status = %status, "request finished");
         }
         Ending::LeaseLost(holder) => {
@@ -288,6 +317,27 @@ async fn handle_delivery(
         Ending::LeftPending { at_safe_point } => {
             hold.leave_pending(at_safe_point).await;
             tracing::warn!(request_id = %request_id, "request left pending for another daemon (shutdown)");
+        }
+    }
+}
+
+/// What ending a command records.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Reads the daemon's state: answered to its client, not audited.
+    Query,
+    /// A scan's shard: ends on the stream for its scan to gather, not audited on its own.
+    Shard,
+    /// Everything else: ends on the stream with an audit entry.
+    Audited,
+}
+
+impl Kind {
+    fn of(cmd: &Command) -> Self {
+        match cmd {
+            Command::ScanShard(_) => Kind::Shard,
+            c if c.is_query() => Kind::Query,
+            _ => Kind::Audited,
         }
     }
 }

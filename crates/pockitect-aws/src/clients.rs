@@ -277,7 +277,7 @@ impl Aws {
     }
 
     /// The account id behind the credentials ([`Aws::known_identity`]).
-    pub(crate) async fn account(&self) -> Option<String> {
+    pub async fn account(&self) -> Option<String> {
         self.known_identity().await.map(|i| i.account)
     }
 

@@ -7,14 +7,12 @@
 //! calls never wait on another's, and a scan of 17 regions takes about as long as one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::join_all;
 use pockitect_proto::{ResourceRecord, ResourceType, ScanChunk, ScanComplete, ScanError};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::accounts::{Account, Unreachable};
 /// Name of the chunk that carries account-wide resources (S3 buckets, IAM).
 pub use crate::lookup::GLOBAL;
 use crate::lookup::{Query, Scope};
@@ -31,28 +29,22 @@ pub struct ScanRequest {
     pub concurrency: usize,
 }
 
-/// One listing job: a resource type in a region (or globally).
-#[derive(Clone)]
-struct Job {
-    aws: Aws,
-    region: String,
-    account: String,
-    sem: Arc<Semaphore>,
+/// Who the credentials are and where a scan looks.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The account id; None when STS could not say (the scan goes on, records carry no
+    /// account, and `errors` says why).
+    pub account: Option<String>,
+    /// The regions to scan, sorted.
+    pub regions: Vec<String>,
+    pub errors: Vec<ScanError>,
 }
 
-/// Scans and sends each region's chunk as soon as that region is done. Returns the summary.
-/// Dropping the future stops the scan (spawned region tasks are aborted).
-pub async fn scan(
-    aws: &Aws,
-    req: ScanRequest,
-    chunks: mpsc::Sender<ScanChunk>,
-) -> Result<ScanComplete, AwsError> {
-    let started = Instant::now();
-    let mut errors = Vec::new();
-
-    // Who we are and where to look, asked together: two round trips in one.
+/// Asks STS who the credentials are and EC2 which regions are enabled (unless `regions` are
+/// given) together: two round trips in one. Fails only when the regions cannot be listed.
+pub async fn target(aws: &Aws, regions: Option<Vec<String>>) -> Result<Target, AwsError> {
     let regions = async {
-        match req.regions.clone().filter(|r| !r.is_empty()) {
+        match regions.filter(|r| !r.is_empty()) {
             Some(mut r) => {
                 r.sort();
                 r.dedup();
@@ -62,6 +54,7 @@ pub async fn scan(
         }
     };
     let (identity, regions) = tokio::join!(aws.identity(), regions);
+    let mut errors = Vec::new();
     let account = match identity {
         Ok(id) => Some(id.account),
         Err(e) => {
@@ -69,39 +62,91 @@ pub async fn scan(
             None
         }
     };
-    let regions = regions?;
-    let wanted: BTreeSet<ResourceType> = req
-        .types
-        .clone()
-        .unwrap_or_else(|| ResourceType::ALL.to_vec())
-        .into_iter()
-        .collect();
-    let regional: Vec<ResourceType> = wanted.iter().copied().filter(|t| !t.is_global()).collect();
-    let global: Vec<ResourceType> = wanted.iter().copied().filter(|t| t.is_global()).collect();
+    Ok(Target {
+        account,
+        regions: regions?,
+        errors,
+    })
+}
 
-    let chunk_total = if regional.is_empty() {
-        0
-    } else {
-        regions.len()
-    } + usize::from(!global.is_empty());
-    let mut tasks = tokio::task::JoinSet::new();
-    // Each region (and the global services) has its own bound.
-    let job = |region: &str| Job {
-        aws: aws.clone(),
-        region: region.to_owned(),
-        account: account.clone().unwrap_or_default(),
-        sem: Arc::new(Semaphore::new(req.concurrency.max(1))),
+/// The types of a request that are listed per region, and those listed once per account (S3,
+/// IAM: the [`GLOBAL`] shard). All types when None.
+pub fn split_types(types: Option<&[ResourceType]>) -> (Vec<ResourceType>, Vec<ResourceType>) {
+    let wanted: BTreeSet<ResourceType> = match types {
+        Some(t) => t.iter().copied().collect(),
+        None => ResourceType::ALL.iter().copied().collect(),
     };
+    wanted.into_iter().partition(|t| !t.is_global())
+}
+
+/// Scans one shard of an account: a region's `types`, or with `region` = [`GLOBAL`] its
+/// account-wide ones, at most `concurrency` calls in flight (IAM at most [`IAM_BOUND`]). Types
+/// that do not belong to the shard are ignored. Records are sorted by type and id.
+pub async fn scan_shard(
+    aws: &Aws,
+    account: &str,
+    region: &str,
+    types: &[ResourceType],
+    concurrency: usize,
+) -> (Vec<ResourceRecord>, Vec<ScanError>) {
+    let global = region == GLOBAL;
+    let types: Vec<ResourceType> = types
+        .iter()
+        .copied()
+        .filter(|t| t.is_global() == global)
+        .collect();
+    let scope = Scope {
+        aws,
+        region,
+        account,
+        permits: None,
+    };
+    let bound = concurrency.max(1);
+    let results = if global {
+        scan_global(scope, types, bound).await
+    } else {
+        scan_region(scope, types, bound).await
+    };
+    collect(region, results)
+}
+
+/// IAM calls in flight at once in one account. IAM is one endpoint for the whole account and
+/// throttles well below EC2's regional buckets, so its per-role calls get a bound of their own
+/// rather than the regions' (S3's per-bucket calls keep the scan's).
+pub const IAM_BOUND: usize = 8;
+
+/// Scans and sends each region's chunk as soon as that region is done. Returns the summary.
+/// Dropping the future stops the scan (spawned region tasks are aborted).
+pub async fn scan(
+    aws: &Aws,
+    req: ScanRequest,
+    chunks: mpsc::Sender<ScanChunk>,
+) -> Result<ScanComplete, AwsError> {
+    let started = Instant::now();
+    let Target {
+        account,
+        regions,
+        mut errors,
+    } = target(aws, req.regions.clone()).await?;
+    let (regional, global) = split_types(req.types.as_deref());
+
+    let mut shards: Vec<(String, Vec<ResourceType>)> = Vec::new();
     if !regional.is_empty() {
-        for region in &regions {
-            let job = job(region);
-            let types = regional.clone();
-            tasks.spawn(async move { scan_region(job, types).await });
-        }
+        shards.extend(regions.iter().map(|r| (r.clone(), regional.clone())));
     }
     if !global.is_empty() {
-        let job = job(GLOBAL);
-        tasks.spawn(async move { scan_global(job, global).await });
+        shards.push((GLOBAL.to_owned(), global));
+    }
+    let chunk_total = shards.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (region, types) in shards {
+        let aws = aws.clone();
+        let account = account.clone().unwrap_or_default();
+        let concurrency = req.concurrency;
+        tasks.spawn(async move {
+            let (records, errors) = scan_shard(&aws, &account, &region, &types, concurrency).await;
+            (region, records, errors)
+        });
     }
 
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -152,159 +197,54 @@ pub async fn scan(
     })
 }
 
-/// Scans every account at once, each with its own bounds per region (AWS throttles each
-/// account apart), and sends every account's chunks as they complete, numbered across the
-/// whole scan. Accounts that could not be reached, and accounts whose scan could not start
-/// (no region list), are errors of the one summary; the others go on.
-pub async fn scan_accounts(
-    accounts: &[Account],
-    unreachable: &[Unreachable],
-    req: ScanRequest,
-    chunks: mpsc::Sender<ScanChunk>,
-) -> ScanComplete {
-    let started = Instant::now();
-    let (tx, mut rx) = mpsc::channel::<ScanChunk>(16);
-    let scans = join_all(
-        accounts
-            .iter()
-            .map(|a| scan(&a.aws, req.clone(), tx.clone())),
-    );
-    drop(tx);
-    let relay = async {
-        let mut seq = 0;
-        // Each account's own chunk total, once it has sent one; the others are guessed alike.
-        let mut totals: BTreeMap<String, usize> = BTreeMap::new();
-        while let Some(mut c) = rx.recv().await {
-            seq += 1;
-            totals.insert(c.account.clone().unwrap_or_default(), c.chunks);
-            let known: usize = totals.values().sum();
-            let missing = accounts.len().saturating_sub(totals.len());
-            c.chunks = known + missing * (known / totals.len().max(1));
-            c.chunk = seq;
-            for e in &mut c.errors {
-                e.account.clone_from(&c.account);
-            }
-            if chunks.send(c).await.is_err() {
-                break; // nobody wants the rest; the scans stop at their next send
-            }
-        }
-    };
-    let (results, ()) = tokio::join!(scans, relay);
+type Listed = Vec<(ResourceType, Result<Vec<ResourceRecord>, AwsError>)>;
 
-    let mut all = ScanComplete {
-        account: accounts.first().map(|a| a.identity.account.clone()),
-        accounts: accounts
-            .iter()
-            .map(|a| a.identity.account.clone())
-            .collect(),
-        regions: Vec::new(),
-        total: 0,
-        counts: BTreeMap::new(),
-        region_counts: BTreeMap::new(),
-        errors: unreachable
-            .iter()
-            .map(|u| ScanError {
-                account: None,
-                region: GLOBAL.to_owned(),
-                service: "sts".to_owned(),
-                code: u.error.code().to_owned(),
-                message: format!("{} cannot be reached: {}", u.label, u.error.message()),
-            })
-            .collect(),
-        duration_ms: 0,
-    };
-    let mut regions: BTreeSet<String> = BTreeSet::new();
-    for (a, r) in accounts.iter().zip(results) {
-        let account = Some(a.identity.account.clone());
-        match r {
-            Ok(done) => {
-                regions.extend(done.regions);
-                all.total += done.total;
-                for (k, n) in done.counts {
-                    *all.counts.entry(k).or_default() += n;
-                }
-                for (k, n) in done.region_counts {
-                    *all.region_counts.entry(k).or_default() += n;
-                }
-                all.errors.extend(done.errors.into_iter().map(|mut e| {
-                    e.account.clone_from(&account);
-                    e
-                }));
-            }
-            Err(e) => all.errors.push(ScanError {
-                account,
-                region: a.aws.home_region().to_owned(),
-                service: "ec2:regions".to_owned(),
-                code: e.code().to_owned(),
-                message: format!("{}: {}", a.label, e.message()),
-            }),
-        }
-    }
-    all.regions = regions.into_iter().collect();
-    all.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    all
-}
-
-type RegionResult = (String, Vec<ResourceRecord>, Vec<ScanError>);
-
-impl Job {
-    /// The lookup scope of this job; `permits` for the per-item calls of global types.
-    fn scope<'a>(&'a self, permits: Option<&'a Semaphore>) -> Scope<'a> {
-        Scope {
-            aws: &self.aws,
-            region: &self.region,
-            account: &self.account,
-            permits,
-        }
-    }
-}
-
-/// Each type of a region is listed under one permit.
-async fn scan_region(job: Job, types: Vec<ResourceType>) -> RegionResult {
-    let results = join_all(types.iter().map(|t| {
-        let job = &job;
-        let t = *t;
+/// Each type of a region is listed under one permit of the region's bound.
+async fn scan_region(scope: Scope<'_>, types: Vec<ResourceType>, bound: usize) -> Listed {
+    let sem = Semaphore::new(bound);
+    join_all(types.iter().map(|&t| {
+        let sem = &sem;
         async move {
-            let _permit = job.sem.acquire().await;
-            (t, job.scope(None).fetch(t, &Query::All).await)
+            let _permit = sem.acquire().await;
+            (t, scope.fetch(t, &Query::All).await)
         }
     }))
-    .await;
-    collect(job.region, results)
+    .await
 }
 
-/// Global types take a permit per call (each bucket's and each role's tags are one call).
-async fn scan_global(job: Job, types: Vec<ResourceType>) -> RegionResult {
-    let results = join_all(types.iter().map(|t| {
-        let job = &job;
-        let t = *t;
+/// Global types take a permit per call (each bucket's and each role's tags are one call): S3
+/// from the scan's bound, IAM from its own smaller one.
+async fn scan_global(scope: Scope<'_>, types: Vec<ResourceType>, bound: usize) -> Listed {
+    let s3 = Semaphore::new(bound);
+    let iam = Semaphore::new(bound.min(IAM_BOUND));
+    join_all(types.iter().map(|&t| {
+        let permits = if t == ResourceType::S3Bucket {
+            &s3
+        } else {
+            &iam
+        };
         async move {
-            (
-                t,
-                job.scope(Some(job.sem.as_ref()))
-                    .fetch(t, &Query::All)
-                    .await,
-            )
+            let scope = Scope {
+                permits: Some(permits),
+                ..scope
+            };
+            (t, scope.fetch(t, &Query::All).await)
         }
     }))
-    .await;
-    collect(job.region, results)
+    .await
 }
 
-fn collect(
-    region: String,
-    results: Vec<(ResourceType, Result<Vec<ResourceRecord>, AwsError>)>,
-) -> RegionResult {
+fn collect(region: &str, results: Listed) -> (Vec<ResourceRecord>, Vec<ScanError>) {
     let mut records = Vec::new();
     let mut errors = Vec::new();
     for (t, r) in results {
         match r {
             Ok(mut rs) => records.append(&mut rs),
-            Err(e) => errors.push(scan_error(&region, service_of(t), &e)),
+            Err(e) => errors.push(scan_error(region, service_of(t), &e)),
         }
     }
     records.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
-    (region, records, errors)
+    (records, errors)
 }
 
 fn scan_error(region: &str, service: &str, e: &AwsError) -> ScanError {

@@ -668,6 +668,44 @@ impl Bus {
             .transpose()
     }
 
+    /// The terminal events of several requests at once (None for each one not finished), in
+    /// the order asked: one round trip however many (a scan waits on its shards this way).
+    pub async fn done_events(
+        &self,
+        request_ids: &[RequestId],
+    ) -> Result<Vec<Option<Envelope>>, BusError> {
+        if request_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = request_ids
+            .iter()
+            .map(|id| self.keys().done(id.as_str()))
+            .collect();
+        let raw: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut self.conn())
+            .await?;
+        raw.into_iter()
+            .map(|r| r.map(|s| decode_envelope(&s, "terminal event")).transpose())
+            .collect()
+    }
+
+    /// Keeps the done records of `request_ids` only `ttl` more (a scan's shards, once the
+    /// scan has gathered them: their chunks need not stay a day).
+    pub async fn forget_done_after(
+        &self,
+        request_ids: &[RequestId],
+        ttl: Duration,
+    ) -> Result<(), BusError> {
+        let mut pipe = redis::pipe();
+        for id in request_ids {
+            pipe.expire(self.keys().done(id.as_str()), ttl.as_secs().max(1) as i64)
+                .ignore();
+        }
+        let () = pipe.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
     /// Id of the newest event in the replay stream (`0-0` when empty). Read it before sending
     /// a command, then follow from it: no reply can slip by between send and subscribe.
     pub async fn last_event_id(&self) -> Result<String, BusError> {

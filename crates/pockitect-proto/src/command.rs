@@ -27,6 +27,27 @@ pub enum Command {
     Waste(WasteArgs),
     Cost(CostArgs),
     DbPassword(DbPasswordArgs),
+    ScanShard(ScanShardArgs),
+}
+
+/// `scan_shard`: one (account, region) of a `scan`, put on the command stream by the daemon
+/// running the scan so that every daemon of the group shares the work. Its terminal event is
+/// the shard's `scan_chunk`; the scan's own request gathers them and ends once. Clients never
+/// send it (a daemon acts only in accounts of its own `--accounts`, so one sent by hand can do
+/// no more than scan).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanShardArgs {
+    /// The `scan` request this shard belongs to.
+    pub parent: RequestId,
+    /// The 12-digit account to scan (one of the daemon's `--accounts`); the credentials' own
+    /// account when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// A region code, or `global` for the account-wide services (S3, IAM).
+    pub region: String,
+    /// The resource types to list there.
+    pub types: Vec<ResourceType>,
 }
 
 /// `db_password`: write the master password of `project`'s database, when RDS keeps it in
@@ -272,7 +293,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 20] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -292,6 +313,7 @@ impl Command {
         "waste",
         "cost",
         "db_password",
+        "scan_shard",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -316,6 +338,7 @@ impl Command {
             "waste" => Command::Waste(parse_data(kind, data)?),
             "cost" => Command::Cost(parse_data(kind, data)?),
             "db_password" => Command::DbPassword(parse_data(kind, data)?),
+            "scan_shard" => Command::ScanShard(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -342,6 +365,7 @@ impl Command {
             Command::Waste(_) => "waste",
             Command::Cost(_) => "cost",
             Command::DbPassword(_) => "db_password",
+            Command::ScanShard(_) => "scan_shard",
         }
     }
 
@@ -365,6 +389,7 @@ impl Command {
             Command::Waste(a) => serde_json::to_value(a),
             Command::Cost(a) => serde_json::to_value(a),
             Command::DbPassword(a) => serde_json::to_value(a),
+            Command::ScanShard(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -534,6 +559,12 @@ mod tests {
                 project: "blog".into(),
                 host: "laptop".into(),
                 dir: "/run/user/1000/pockitect-x".into(),
+            }),
+            Command::ScanShard(ScanShardArgs {
+                parent: RequestId::new(),
+                account: Some("111111111111".into()),
+                region: "eu-west-1".into(),
+                types: vec![ResourceType::Vpc],
             }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());

@@ -335,6 +335,19 @@ pub fn command() -> impl Strategy<Value = Command> {
         (project(), text(), text()).prop_map(|(project, host, dir)| Command::DbPassword(
             DbPasswordArgs { project, host, dir }
         )),
+        (
+            opt(text()),
+            region(),
+            proptest::collection::vec(resource_type(), 0..4)
+        )
+            .prop_map(|(account, region, types)| Command::ScanShard(
+                crate::ScanShardArgs {
+                    parent: crate::RequestId::new(),
+                    account,
+                    region,
+                    types,
+                }
+            )),
         (opt(project()), opt(text()), any::<Option<u16>>()).prop_map(
             |(project, command, limit)| Command::History(crate::HistoryArgs {
                 project,

@@ -25,7 +25,7 @@ pub use codes::{ErrorCode, ErrorPayload, exit};
 pub use command::{
     BlueprintRef, CatalogArgs, Command, CommandError, CostArgs, DbPasswordArgs, DeployArgs,
     DestroyArgs, Empty, PingArgs, PowerAction, PowerArgs, ProjectRef, RefreshArgs, RequestRef,
-    ScanArgs, TerminateArgs, TerminateTarget, WasteArgs,
+    ScanArgs, ScanShardArgs, TerminateArgs, TerminateTarget, WasteArgs,
 };
 pub use decode::{MAX_COMMAND_BYTES, Refusal, Request, decode, salvage_request_id};
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};

@@ -32,6 +32,11 @@ pub async fn handle(
             policy::authorize(daemon, events, Ask::unplanned(Act::Scan)).await?;
             scan::scan(args, daemon, events, cancel).await
         }
+        Command::ScanShard(args) => {
+            // Judged like the scan it belongs to (it carries the scan's sender).
+            policy::authorize(daemon, events, Ask::unplanned(Act::Scan)).await?;
+            scan::shard(args, daemon, cancel).await
+        }
         Command::QueryResources(filter) => {
             let records = daemon.estate.query(&filter);
             Ok(Outcome::success(Event::Resources(Resources {

@@ -827,6 +827,12 @@ fn commands() -> Vec<Command> {
             host: "laptop".into(),
             dir: "/run/user/1000/pockitect-x".into(),
         }),
+        Command::ScanShard(ScanShardArgs {
+            parent: RequestId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            account: Some("111111111111".into()),
+            region: "eu-west-1".into(),
+            types: vec![ResourceType::Vpc, ResourceType::Subnet],
+        }),
     ]
 }
 
@@ -851,9 +857,10 @@ fn command_variant(c: &Command) -> usize {
         Command::Waste(_) => 16,
         Command::Cost(_) => 17,
         Command::DbPassword(_) => 18,
+        Command::ScanShard(_) => 19,
     }
 }
-const COMMAND_VARIANTS: usize = 19;
+const COMMAND_VARIANTS: usize = 20;
 
 #[test]
 fn every_command_is_pinned_and_parses_to_itself() {

@@ -1,0 +1,114 @@
+//! The accounts this daemon acts in (`--accounts`), resolved to AWS handles and kept: a scan
+//! asks them afresh (an Organization's members change), and every request that acts in one
+//! account (a scan's shard) takes its handle from here, so a role is assumed once per daemon,
+//! not once per request. The one rule lives here too: a daemon acts only in an account of its
+//! own list (or, with none, in its credentials' own account), whoever asks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pockitect_aws::Aws;
+use pockitect_aws::accounts::{Account, AccountSpec, Unreachable, resolve};
+use pockitect_proto::ErrorCode;
+use tokio::sync::Mutex;
+
+use crate::events::HandlerError;
+
+/// How long a resolved list serves requests naming an account before it is asked again.
+const FRESH: Duration = Duration::from_secs(15 * 60);
+
+/// The accounts of `--accounts`, as last resolved.
+pub struct Accounts {
+    base: Aws,
+    specs: Vec<AccountSpec>,
+    resolved: Mutex<Option<(Instant, Arc<Resolved>)>>,
+}
+
+/// Every account of the list that answered STS, and those that did not.
+pub struct Resolved {
+    pub accounts: Vec<Account>,
+    pub unreachable: Vec<Unreachable>,
+}
+
+impl Accounts {
+    pub fn new(base: Aws, specs: Vec<AccountSpec>) -> Self {
+        Self {
+            base,
+            specs,
+            resolved: Mutex::new(None),
+        }
+    }
+
+    /// True when the daemon works on a list of accounts rather than its credentials' own.
+    pub fn is_many(&self) -> bool {
+        !self.specs.is_empty()
+    }
+
+    /// Every account, asked now (and kept for the requests that follow).
+    pub async fn resolve(&self) -> Arc<Resolved> {
+        let (accounts, unreachable) = resolve(&self.base, &self.specs).await;
+        let fresh = Arc::new(Resolved {
+            accounts,
+            unreachable,
+        });
+        *self.resolved.lock().await = Some((Instant::now(), fresh.clone()));
+        fresh
+    }
+
+    /// The handle acting in account `id` (the credentials' own handle when `id` is None).
+    /// An id not in the kept list is asked once more (a member may have joined the
+    /// Organization since); one that is still not there is refused, naming the daemon's list.
+    pub async fn handle(&self, id: Option<&str>) -> Result<Aws, HandlerError> {
+        let Some(id) = id else {
+            return Ok(self.base.clone());
+        };
+        if !self.is_many() {
+            return match self.base.account().await {
+                Some(own) if own == id => Ok(self.base.clone()),
+                own => Err(not_ours(
+                    id,
+                    &format!(
+                        "this daemon works on its credentials' own account ({}) only",
+                        own.as_deref().unwrap_or("unknown: STS does not answer")
+                    ),
+                )),
+            };
+        }
+        let kept = {
+            let guard = self.resolved.lock().await;
+            guard
+                .as_ref()
+                .filter(|(at, _)| at.elapsed() < FRESH)
+                .map(|(_, r)| r.clone())
+        };
+        for resolved in [kept, None] {
+            let resolved = match resolved {
+                Some(r) => r,
+                None => self.resolve().await,
+            };
+            if let Some(a) = resolved.accounts.iter().find(|a| a.identity.account == id) {
+                return Ok(a.aws.clone());
+            }
+        }
+        let list = self
+            .specs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(not_ours(
+            id,
+            &format!("this daemon's --accounts ({list}) do not reach it"),
+        ))
+    }
+}
+
+fn not_ours(id: &str, why: &str) -> HandlerError {
+    let shown: String = id.chars().take(32).collect();
+    HandlerError::new(
+        ErrorCode::InvalidArguments,
+        format!(
+            "account '{shown}': {why}; give every daemon of the group the same --accounts (POCKITECT_ACCOUNTS), or name an account of that list"
+        ),
+    )
+}
