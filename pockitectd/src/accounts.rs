@@ -90,16 +90,65 @@ impl Accounts {
                 return Ok(a.aws.clone());
             }
         }
-        let list = self
-            .specs
+        Err(not_ours(
+            id,
+            &format!("this daemon's --accounts ({}) do not reach it", self.list()),
+        ))
+    }
+}
+
+impl Accounts {
+    /// The handle acting in the account a blueprint names (`project.account`): an account id
+    /// or a profile of this daemon's `--accounts`; the credentials' own account when it names
+    /// none. Refused, before any AWS call on the project, when the daemon cannot act there.
+    pub async fn for_project(&self, account: Option<&str>) -> Result<Aws, HandlerError> {
+        let Some(account) = account else {
+            return Ok(self.base.clone());
+        };
+        if pockitect_blueprint::is_account_id(account) {
+            return self.handle(Some(account)).await.map_err(|e| {
+                HandlerError::new(
+                    ErrorCode::InvalidBlueprint,
+                    format!("project.{}", e.message),
+                )
+            });
+        }
+        let spec = AccountSpec::Profile(account.to_owned());
+        if !self.specs.contains(&spec) {
+            return Err(HandlerError::new(
+                ErrorCode::InvalidBlueprint,
+                format!(
+                    "project.account: {spec} is not one of this daemon's --accounts ({}); add it to --accounts (POCKITECT_ACCOUNTS) of every daemon, or name the account by its 12-digit id",
+                    self.list()
+                ),
+            ));
+        }
+        let label = spec.to_string();
+        let resolved = self.resolve().await;
+        if let Some(a) = resolved.accounts.iter().find(|a| a.label == label) {
+            return Ok(a.aws.clone());
+        }
+        let why = resolved
+            .unreachable
+            .iter()
+            .find(|u| u.label == label)
+            .map(|u| u.error.message())
+            .unwrap_or_else(|| "it reaches an account listed earlier".to_owned());
+        Err(HandlerError::new(
+            ErrorCode::Aws,
+            format!("project.account: {spec} cannot be used: {why}"),
+        ))
+    }
+
+    fn list(&self) -> String {
+        if self.specs.is_empty() {
+            return "none: only the credentials' own account".to_owned();
+        }
+        self.specs
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join(", ");
-        Err(not_ours(
-            id,
-            &format!("this daemon's --accounts ({list}) do not reach it"),
-        ))
+            .join(", ")
     }
 }
 

@@ -43,6 +43,6 @@ pub use slug::{is_valid_slug, slugify};
 pub use store::ProjectStore;
 pub use summary::NOT_WANTED;
 pub use validate::{
-    Checked, Issue, Rejected, Report, ValidationContext, check, check_db_password, is_region_code,
-    validate,
+    Checked, Issue, Rejected, Report, ValidationContext, check, check_db_password, is_account_id,
+    is_region_code, validate,
 };

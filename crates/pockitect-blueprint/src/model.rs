@@ -378,6 +378,11 @@ pub struct Project {
     /// Who hears about spend nearing the budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget_alert_email: Option<String>,
+    /// The AWS account the project lives in: a 12-digit account id or a profile name, one of
+    /// the daemon's `--accounts`. Deploy, power, destroy and refresh act there. Absent: the
+    /// account of the daemon's own credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
 }

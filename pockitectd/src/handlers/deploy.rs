@@ -2,6 +2,7 @@
 //! turning its progress into `deploy_progress` events and writing every change of ids, addresses
 //! and statuses back to `projects/<slug>.json` atomically.
 
+use pockitect_aws::Aws;
 use pockitect_aws::deploy::{
     self, Action, DeployEvent, DeployOptions, DeploySink, Outcome as DeployOutcome,
 };
@@ -64,16 +65,23 @@ fn load(
 /// The request's one validation: every rule offline (a blueprint with errors costs no AWS call,
 /// not even for the catalog), then `before_aws` (the budget of a deploy), then the rules that
 /// depend on what the blueprint's region offers.
+/// Returns the checked blueprint and the AWS handle acting in its account
+/// (`project.account`): a project in an account this daemon cannot act in is refused before
+/// any other AWS call.
 async fn check(
     daemon: &Daemon,
     bp: Blueprint,
     before_aws: impl FnOnce(&Checked) -> Result<(), HandlerError>,
-) -> Result<Checked, HandlerError> {
+) -> Result<(Checked, Aws), HandlerError> {
     let invalid = |r: Rejected| HandlerError::new(ErrorCode::InvalidBlueprint, r.to_string());
     let checked = pockitect_blueprint::check(bp).map_err(invalid)?;
     before_aws(&checked)?;
+    let aws = daemon
+        .accounts
+        .for_project(checked.blueprint().project.account.as_deref())
+        .await?;
     let offer = crate::catalog::context_for(daemon, checked.blueprint().region()).await;
-    checked.against(&offer).map_err(invalid)
+    Ok((checked.against(&offer).map_err(invalid)?, aws))
 }
 
 /// What the project would cost a month, at the daemon's prices: live ones the Price List API
@@ -102,10 +110,8 @@ fn engine_error(e: deploy::DeployError) -> HandlerError {
 }
 
 pub async fn plan(target: BlueprintRef, daemon: &Daemon) -> Result<Outcome, HandlerError> {
-    let checked = check(daemon, load(daemon, &target, false)?, |_| Ok(())).await?;
-    let plan = deploy::plan(&daemon.aws, &checked)
-        .await
-        .map_err(engine_error)?;
+    let (checked, aws) = check(daemon, load(daemon, &target, false)?, |_| Ok(())).await?;
+    let plan = deploy::plan(&aws, &checked).await.map_err(engine_error)?;
     let plan_digest = Some(plan.digest());
     let bp = checked.blueprint();
     let estimate = estimate(daemon, bp, true).await;
@@ -172,7 +178,7 @@ pub async fn deploy(
             Err(e) => Err(HandlerError::new(ErrorCode::OverBudget, e.to_string())),
         }
     };
-    let checked = check(daemon, load(daemon, &args.target, true)?, budget).await?;
+    let (checked, aws) = check(daemon, load(daemon, &args.target, true)?, budget).await?;
     if let Some(e) = over {
         events
             .emit(
@@ -191,9 +197,7 @@ pub async fn deploy(
     let tags = vec![&checked.blueprint().project.tags];
     // Planning costs AWS reads: only when the policy wants the plan approved.
     let plan = if policy::needs_approval(&daemon.settings.policy, Act::Deploy, &tags) {
-        let plan = deploy::plan(&daemon.aws, &checked)
-            .await
-            .map_err(engine_error)?;
+        let plan = deploy::plan(&aws, &checked).await.map_err(engine_error)?;
         Some(plan.digest())
     } else {
         None
@@ -217,13 +221,13 @@ pub async fn deploy(
         daemon,
         region,
     };
-    let report = deploy::deploy(&daemon.aws, checked, opts, &sink)
+    let report = deploy::deploy(&aws, checked, opts, &sink)
         .await
         .map_err(engine_error)?;
     let mut warnings = warnings;
     let budget_note = match alert {
         Some((limit, email)) if report.outcome != DeployOutcome::RolledBack => {
-            budget_alert(daemon, events, &slug, limit, &email, &mut warnings).await
+            budget_alert(&aws, events, &slug, limit, &email, &mut warnings).await
         }
         _ => None,
     };
@@ -259,7 +263,7 @@ pub async fn deploy(
 /// A failure is a warning, not a failed deploy: the resources are in place. Returns what the
 /// deploy's message adds.
 async fn budget_alert(
-    daemon: &Daemon,
+    aws: &Aws,
     events: &Events,
     slug: &str,
     limit: f64,
@@ -267,7 +271,7 @@ async fn budget_alert(
     warnings: &mut Vec<String>,
 ) -> Option<String> {
     use pockitect_aws::budget::{self, Ensured};
-    match budget::ensure(&daemon.aws, slug, limit, email).await {
+    match budget::ensure(aws, slug, limit, email).await {
         Ok(done) => {
             let action = match done {
                 Ensured::Created => TouchAction::Created,

@@ -1,6 +1,7 @@
 //! `power`, `terminate` and `destroy`: the project's recorded ids (plus, for destroy, what its
 //! tags find) handed to the AWS engine, progress turned into events, statuses written back.
 
+use pockitect_aws::Aws;
 use pockitect_aws::power::{self, PowerOutcome, PowerResult, PowerSink};
 use pockitect_aws::terminate::{self, TerminateAction, TerminateOptions, TerminateSink};
 use pockitect_blueprint::Blueprint;
@@ -21,6 +22,14 @@ use tokio_util::sync::CancellationToken;
 use crate::Daemon;
 use crate::events::{Events, HandlerError, Outcome};
 use crate::policy::{self, Act, Ask};
+
+/// The AWS handle acting in the project's account (`project.account`).
+async fn project_aws(daemon: &Daemon, bp: &Blueprint) -> Result<Aws, HandlerError> {
+    daemon
+        .accounts
+        .for_project(bp.project.account.as_deref())
+        .await
+}
 
 fn load(daemon: &Daemon, slug: &str) -> Result<Blueprint, HandlerError> {
     daemon.projects.load(slug).map_err(|e| {
@@ -145,6 +154,7 @@ pub async fn power(
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
     let bp = load(daemon, &args.project)?;
+    let aws = project_aws(daemon, &bp).await?;
     let targets: Vec<TerminateTarget> = recorded_targets(&bp)
         .0
         .into_iter()
@@ -191,7 +201,7 @@ pub async fn power(
         })));
     }
     let report = power::power(
-        &daemon.aws,
+        &aws,
         &args.project,
         targets,
         args.action,
@@ -257,6 +267,8 @@ pub async fn power(
 
 /// A deletion to plan, authorize and run: terminate's or destroy's.
 struct Deletion<'a> {
+    /// Acting in the account the resources are in.
+    aws: Aws,
     act: Act,
     targets: Vec<TerminateTarget>,
     opts: TerminateOptions,
@@ -271,7 +283,7 @@ async fn run_terminate(
     cancel: &CancellationToken,
     d: Deletion<'_>,
 ) -> Result<(Status, TerminateComplete), HandlerError> {
-    let plan = terminate::plan(&daemon.aws, d.targets, d.opts).await?;
+    let plan = terminate::plan(&d.aws, d.targets, d.opts).await?;
     let view = plan.view();
     let digest = view.digest();
     let tags = d
@@ -309,7 +321,7 @@ async fn run_terminate(
     // Runs on the handler's task: cancelling the token (a `cancel`, a lost lease, a shutdown)
     // stops it at its next safe point.
     let sink = Reporter::new(events, TouchAction::Deleted);
-    let report = terminate::execute(&daemon.aws, plan, sink, cancel.clone()).await;
+    let report = terminate::execute(&d.aws, plan, sink, cancel.clone()).await;
     let status = if report.cancelled > 0 {
         Status::Cancelled
     } else if report.failed == 0 {
@@ -358,6 +370,8 @@ pub async fn terminate(
         ..TerminateOptions::default()
     };
     let deletion = Deletion {
+        // Resources named by id: in the credentials' own account.
+        aws: daemon.aws.clone(),
         act: Act::Terminate,
         targets: args.targets,
         opts,
@@ -375,9 +389,10 @@ pub async fn destroy(
     cancel: &CancellationToken,
 ) -> Result<Outcome, HandlerError> {
     let bp = load(daemon, &args.project)?;
+    let aws = project_aws(daemon, &bp).await?;
     let (recorded, borrowed) = recorded_targets(&bp);
     let targets = terminate::discover_project(
-        &daemon.aws,
+        &aws,
         &args.project,
         &[bp.region().to_owned()],
         recorded.clone(),
@@ -392,6 +407,7 @@ pub async fn destroy(
         ..TerminateOptions::default()
     };
     let deletion = Deletion {
+        aws: aws.clone(),
         act: Act::Destroy,
         targets,
         opts,
@@ -401,7 +417,7 @@ pub async fn destroy(
     let (status, mut data) = run_terminate(daemon, events, cancel, deletion).await?;
     if !args.dry_run && status == Status::Success {
         // The project's AWS Budget (deploy made one when the blueprint asked for alerts).
-        match pockitect_aws::budget::remove(&daemon.aws, &args.project).await {
+        match pockitect_aws::budget::remove(&aws, &args.project).await {
             Ok(true) => {
                 events
                     .touched(vec![Touched {

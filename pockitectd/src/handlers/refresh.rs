@@ -195,13 +195,17 @@ async fn refresh_locked(
     if targets.is_empty() {
         return Ok(Ok(Vec::new()));
     }
+    let aws = daemon
+        .accounts
+        .for_project(bp.project.account.as_deref())
+        .await?;
     let owner = events.request_id();
     let states = match holding_lock(
         daemon,
         slug,
         owner,
         cancel,
-        refresh::describe(&daemon.aws, targets),
+        refresh::describe(&aws, targets),
     )
     .await?
     {
@@ -301,7 +305,11 @@ pub async fn refresh(
             }
             // A project named on purpose that cannot be read is the caller's error; in a
             // refresh of everything, one unreadable file must not hide the others.
-            Err(e) if args.project.is_none() && e.code == ErrorCode::NotFound => {
+            // Likewise a project in an account this daemon does not work on.
+            Err(e)
+                if args.project.is_none()
+                    && matches!(e.code, ErrorCode::NotFound | ErrorCode::InvalidBlueprint) =>
+            {
                 tracing::warn!(project = %slug, error = %e, "refresh skips a project it cannot read");
             }
             Err(e) => return Err(e),

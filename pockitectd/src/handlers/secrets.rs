@@ -58,10 +58,13 @@ pub async fn db_password(args: DbPasswordArgs, daemon: &Daemon) -> Result<Outcom
             format!("project '{slug}' has no database (data.db), so no database password"),
         ));
     };
-    let answer =
-        db_secret::master_password(&daemon.aws, &slug, bp.region(), db.identifier.as_deref())
-            .await
-            .map_err(secret_error)?;
+    let aws = daemon
+        .accounts
+        .for_project(bp.project.account.as_deref())
+        .await?;
+    let answer = db_secret::master_password(&aws, &slug, bp.region(), db.identifier.as_deref())
+        .await
+        .map_err(secret_error)?;
     match answer {
         MasterPassword::NotManaged { identifier } => {
             tracing::info!(project = %slug, identifier = %identifier, "the database keeps its own password: the client reads its keyring");

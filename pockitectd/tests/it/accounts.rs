@@ -98,3 +98,117 @@ async fn one_scan_covers_every_account_and_reports_the_one_it_cannot_reach() {
     );
     assert!(!two.iter().any(|(_, id)| *id == first));
 }
+
+/// EC2 instances of project `slug` in `account` (through its role; None: the daemon's own
+/// credentials), with their state: terminated ones left out.
+fn instances_in(endpoint: &str, account: Option<&str>, slug: &str) -> Vec<(String, String)> {
+    let creds = match account {
+        Some(account) => format!(
+            r#"c = boto3.client("sts", **kw).assume_role(
+    RoleArn="arn:aws:iam::{account}:role/Audit", RoleSessionName="check")["Credentials"]
+kw.update(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+          aws_session_token=c["SessionToken"])"#
+        ),
+        None => String::new(),
+    };
+    let script = format!(
+        r#"
+import boto3, json
+kw = dict(endpoint_url="{endpoint}", region_name="us-east-1",
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+{creds}
+ec2 = boto3.client("ec2", **kw)
+f = [{{'Name': 'tag:pockitect:project', 'Values': ['{slug}']}}]
+print(json.dumps([[i['InstanceId'], i['State']['Name']]
+    for r in ec2.describe_instances(Filters=f)['Reservations'] for i in r['Instances']
+    if i['State']['Name'] != 'terminated']))
+"#
+    );
+    serde_json::from_value(python(&script)).unwrap()
+}
+
+#[tokio::test]
+async fn a_blueprint_naming_its_account_is_deployed_powered_and_destroyed_in_that_account() {
+    use pockitect_proto::{
+        BlueprintRef, DeployArgs, DestroyArgs, ErrorCode, PowerAction, PowerArgs,
+    };
+    let h = Harness::start_with(RedisServer::start(), 2, |s, _| {
+        s.accounts = pockitect_aws::accounts::parse_list(
+            "arn:aws:iam::111111111111:role/Audit, arn:aws:iam::222222222222:role/Audit",
+        )
+        .unwrap();
+    })
+    .await;
+    let endpoint = h.moto.endpoint().to_owned();
+    let slug = pockitect_testkit::unique("acct");
+    let mut doc = crate::requests::blueprint(&slug);
+    doc["project"]["account"] = serde_json::json!("222222222222");
+    let deploy = |doc: &serde_json::Value| {
+        Command::Deploy(DeployArgs {
+            target: BlueprintRef {
+                project: None,
+                blueprint: Some(doc.clone()),
+            },
+            rollback_on_failure: false,
+            over_budget: false,
+        })
+    };
+    let sent = h.bus.send(&deploy(&doc)).await.unwrap();
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    assert_eq!(t.status, Some(Status::Success), "{t:?}");
+
+    let there = instances_in(&endpoint, Some("222222222222"), &slug);
+    assert_eq!(there.len(), 1, "the instance is in 222222222222: {there:?}");
+    assert!(instances_in(&endpoint, Some("111111111111"), &slug).is_empty());
+    assert!(
+        instances_in(&endpoint, None, &slug).is_empty(),
+        "nothing in the daemon's own account"
+    );
+
+    // Power and destroy find the project's resources in its account and act there.
+    let stop = |dry_run| {
+        Command::Power(PowerArgs {
+            project: slug.clone(),
+            action: PowerAction::Stop,
+            dry_run,
+        })
+    };
+    let sent = crate::send_approved(&h.bus, &stop(true), &stop(false)).await;
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    assert_eq!(t.status, Some(Status::Success), "{t:?}");
+    let there = instances_in(&endpoint, Some("222222222222"), &slug);
+    assert!(
+        there.iter().all(|(_, state)| state == "stopped" || state == "stopping"),
+        "{there:?}"
+    );
+    let destroy = |dry_run| {
+        Command::Destroy(DestroyArgs {
+            project: slug.clone(),
+            force: false,
+            dry_run,
+            final_snapshot: false,
+        })
+    };
+    let sent = crate::send_approved(&h.bus, &destroy(true), &destroy(false)).await;
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    assert_eq!(t.status, Some(Status::Success), "{t:?}");
+    assert!(instances_in(&endpoint, Some("222222222222"), &slug).is_empty());
+
+    // An account the daemon does not work on, by id or by profile, is refused with the field.
+    for (account, says) in [
+        ("333333333333", "project.account '333333333333'"),
+        ("nope-profile", "project.account: profile 'nope-profile'"),
+    ] {
+        let mut doc = crate::requests::blueprint(&pockitect_testkit::unique("acct"));
+        doc["project"]["account"] = serde_json::json!(account);
+        let sent = h.bus.send(&deploy(&doc)).await.unwrap();
+        let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+        assert_eq!(
+            t.data["code"],
+            serde_json::json!(ErrorCode::InvalidBlueprint),
+            "{t:?}"
+        );
+        let m = t.message().unwrap_or_default();
+        assert!(m.contains(says) && m.contains("--accounts"), "{m}");
+    }
+}

@@ -18,7 +18,7 @@ use crate::slug::{MAX_SLUG_LEN, is_valid_slug, slugify};
 
 pub use checked::{Checked, Rejected, check};
 pub use context::{BUILTIN_REGIONS, ValidationContext};
-pub use names::check_db_password;
+pub use names::{check_db_password, is_account_id};
 pub use pockitect_proto::validation::{Issue, Report};
 
 /// Checks a blueprint and reports every problem found. Never fails, never panics, never calls
@@ -161,6 +161,7 @@ impl Validator<'_> {
 
         self.region();
         self.budget();
+        self.account();
 
         if let Some(created) = p.created_at.as_deref()
             && chrono::DateTime::parse_from_rfc3339(created).is_err()
@@ -235,6 +236,15 @@ impl Validator<'_> {
                     "has no budget to alert about: set project.budget_usd_month, or remove it",
                 );
             }
+        }
+    }
+
+    fn account(&mut self) {
+        let Some(account) = self.bp.project.account.as_deref() else {
+            return;
+        };
+        if let Some(problem) = names::account_problem(account) {
+            self.error("project.account", problem);
         }
     }
 
@@ -1227,6 +1237,22 @@ mod tests {
             "us-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-1",
         ] {
             assert!(!is_region_code(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_projects_account_is_an_id_or_a_profile_name() {
+        for ok in ["222222222222", "prod", "team.ops@corp+1"] {
+            assert_eq!(names::account_problem(ok), None, "{ok}");
+        }
+        for (bad, says) in [
+            ("", "is empty"),
+            ("12345", "has 5 digits"),
+            ("my profile", "neither a 12-digit account id nor a profile name"),
+            ("arn:aws:iam::111111111111:role/X", "neither"),
+        ] {
+            let m = names::account_problem(bad).unwrap_or_default();
+            assert!(m.contains(says), "{bad}: {m}");
         }
     }
 

@@ -196,6 +196,46 @@ pub(crate) fn domain_problems(domain: &str) -> Vec<String> {
     out
 }
 
+/// True for a 12-digit AWS account id.
+pub fn is_account_id(value: &str) -> bool {
+    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Why `value` names no account (`project.account`), or `None`: a 12-digit account id or a
+/// profile name (the characters `--accounts` accepts in one: letters, digits, `-_.@+`).
+pub(crate) fn account_problem(value: &str) -> Option<String> {
+    let shown: String = value
+        .chars()
+        .take(80)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if value.trim().is_empty() {
+        return Some(
+            "is empty: give a 12-digit account id or a profile name of the daemon's --accounts, or remove it for the daemon's own account"
+                .into(),
+        );
+    }
+    if is_account_id(value) {
+        return None;
+    }
+    if value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!(
+            "'{shown}' has {} digits: an account id has 12 (leading zeros included)",
+            value.len()
+        ));
+    }
+    let profile = value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c));
+    (!profile).then(|| {
+        format!(
+            "'{shown}' is neither a 12-digit account id nor a profile name (letters, digits and -_.@+, at most 64): write one of the daemon's --accounts"
+        )
+    })
+}
+
 /// Why `value` is not an email address a budget alert can go to, or `None`. A shape check
 /// (`name@host.tld`, no spaces, at most 254 characters), not a deliverability test.
 pub(crate) fn email_problem(value: &str) -> Option<String> {
