@@ -79,6 +79,8 @@ pub struct Filters {
     pub kind: Option<ResourceType>,
     pub project: Option<ProjectFilter>,
     pub state: Option<String>,
+    /// The account a record is in (a daemon working on several, `--accounts`).
+    pub account: Option<String>,
     pub search: String,
 }
 
@@ -88,6 +90,7 @@ impl Filters {
             && self.kind.is_none()
             && self.project.is_none()
             && self.state.is_none()
+            && self.account.is_none()
             && self.search.trim().is_empty()
     }
 
@@ -108,6 +111,9 @@ impl Filters {
         if let Some(s) = &self.state {
             parts.push(format!("state={s}"));
         }
+        if let Some(a) = &self.account {
+            parts.push(format!("account={a}"));
+        }
         if !self.search.trim().is_empty() {
             parts.push(format!("/{}", self.search.trim()));
         }
@@ -123,6 +129,7 @@ pub struct Facets {
     /// `None` stands for records without a project.
     pub projects: Vec<(Option<String>, usize)>,
     pub states: Vec<(String, usize)>,
+    pub accounts: Vec<(String, usize)>,
 }
 
 /// What one project has in the estate, for the Projects tab.
@@ -343,6 +350,9 @@ impl ResourceStore {
         if f.kind.is_some_and(|k| k != r.kind) {
             return false;
         }
+        if f.account.as_deref().is_some_and(|a| a != r.account) {
+            return false;
+        }
         match &f.project {
             Some(ProjectFilter::Unowned) if r.project.is_some() => return false,
             Some(ProjectFilter::Is(p)) if r.project.as_deref() != Some(p.as_str()) => return false,
@@ -383,11 +393,15 @@ impl ResourceStore {
         let mut kinds: HashMap<ResourceType, usize> = HashMap::new();
         let mut projects: HashMap<Option<&str>, usize> = HashMap::new();
         let mut states: HashMap<&str, usize> = HashMap::new();
+        let mut accounts: HashMap<&str, usize> = HashMap::new();
         let mut by_project: HashMap<String, ProjectResources> = HashMap::new();
         for r in &self.records {
             *regions.entry(&r.region).or_default() += 1;
             *kinds.entry(r.kind).or_default() += 1;
             *projects.entry(r.project.as_deref()).or_default() += 1;
+            if !r.account.is_empty() {
+                *accounts.entry(&r.account).or_default() += 1;
+            }
             if let Some(s) = &r.state {
                 *states.entry(s).or_default() += 1;
             }
@@ -425,6 +439,7 @@ impl ResourceStore {
             kinds: sorted(kinds, |k| k),
             projects: sorted(projects, |k| k.map(str::to_owned)),
             states: folded.into_iter().collect(),
+            accounts: sorted(accounts, str::to_owned),
         };
         self.by_project = by_project;
     }
@@ -644,6 +659,30 @@ pub(crate) mod tests {
         s.invalidate();
         s.prepare(true);
         assert_eq!(ids(&s), ["i-2"]);
+    }
+
+    #[test]
+    fn the_account_filter_keeps_one_accounts_records() {
+        let mut records = vec![
+            rec(ResourceType::Vpc, "vpc-a", "us-east-1", None, None),
+            rec(ResourceType::Vpc, "vpc-b", "us-east-1", None, None),
+        ];
+        records[1].account = "222222222222".into();
+        let mut s = ResourceStore::default();
+        s.replace_all(records);
+        s.prepare(true);
+        assert_eq!(
+            s.facets().accounts,
+            vec![
+                ("123456789012".to_owned(), 1),
+                ("222222222222".to_owned(), 1)
+            ]
+        );
+        s.filters.account = Some("222222222222".into());
+        s.invalidate();
+        s.prepare(true);
+        assert_eq!(ids(&s), ["vpc-b"]);
+        assert_eq!(s.filters.describe(), "account=222222222222");
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub enum Overlay {
 }
 
 /// The fields of the filter dialog.
-pub const FILTER_ROWS: [&str; 4] = ["Region", "Type", "Project", "State"];
+pub const FILTER_ROWS: [&str; 5] = ["Region", "Type", "Project", "State", "Account"];
 
 impl Model {
     /// Asks the daemon for the plan behind `action` (a dry run, or a deploy's plan), to show in

@@ -204,7 +204,8 @@ impl Model {
             0 => f.region = None,
             1 => f.kind = None,
             2 => f.project = None,
-            _ => f.state = None,
+            3 => f.state = None,
+            _ => f.account = None,
         }
         self.resources.select(0);
         self.resources.invalidate();
@@ -252,9 +253,13 @@ impl Model {
                     .collect();
                 f.project = step(&v, &f.project, by);
             }
-            _ => {
+            3 => {
                 let v: Vec<String> = facets.states.into_iter().map(|(k, _)| k).collect();
                 f.state = step(&v, &f.state, by);
+            }
+            _ => {
+                let v: Vec<String> = facets.accounts.into_iter().map(|(k, _)| k).collect();
+                f.account = step(&v, &f.account, by);
             }
         }
         self.resources.select(0);

@@ -146,7 +146,7 @@ fn filter(model: &Model, cursor: usize, f: &mut Frame, area: Rect) {
         n.map(|n| format!(" ({})", thousands(n)))
             .unwrap_or_default()
     };
-    let values: [(String, usize); 4] = [
+    let values: [(String, usize); 5] = [
         (
             match &fl.region {
                 Some(r) => format!(
@@ -204,6 +204,16 @@ fn filter(model: &Model, cursor: usize, f: &mut Frame, area: Rect) {
             },
             facets.states.len(),
         ),
+        (
+            match &fl.account {
+                Some(a) => format!(
+                    "{a}{}",
+                    count_of(facets.accounts.iter().find(|(k, _)| k == a).map(|x| x.1))
+                ),
+                None => "all".to_owned(),
+            },
+            facets.accounts.len(),
+        ),
     ];
     let mut lines = Vec::new();
     for (i, (name, (value, n))) in FILTER_ROWS.iter().zip(values).enumerate() {
@@ -226,7 +236,7 @@ fn filter(model: &Model, cursor: usize, f: &mut Frame, area: Rect) {
         ),
         t.dim(),
     )));
-    let r = centered(area, 60, 8);
+    let r = centered(area, 60, 9);
     let inner = frame(
         f,
         t,

@@ -178,7 +178,9 @@ async fn a_blueprint_naming_its_account_is_deployed_powered_and_destroyed_in_tha
     assert_eq!(t.status, Some(Status::Success), "{t:?}");
     let there = instances_in(&endpoint, Some("222222222222"), &slug);
     assert!(
-        there.iter().all(|(_, state)| state == "stopped" || state == "stopping"),
+        there
+            .iter()
+            .all(|(_, state)| state == "stopped" || state == "stopping"),
         "{there:?}"
     );
     let destroy = |dry_run| {

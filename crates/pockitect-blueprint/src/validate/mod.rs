@@ -1248,7 +1248,10 @@ mod tests {
         for (bad, says) in [
             ("", "is empty"),
             ("12345", "has 5 digits"),
-            ("my profile", "neither a 12-digit account id nor a profile name"),
+            (
+                "my profile",
+                "neither a 12-digit account id nor a profile name",
+            ),
             ("arn:aws:iam::111111111111:role/X", "neither"),
         ] {
             let m = names::account_problem(bad).unwrap_or_default();
