@@ -1,6 +1,9 @@
-//! What the daemon knows of the AWS estate: the last scan's records per region, held in memory
-//! for queries and written to `cache/<region>.json` (`cache/global.json` for S3 and IAM)
-//! atomically, so a restarted daemon answers queries before its first scan.
+//! What the daemon knows of the AWS estate: the last scan's records per account and region,
+//! held in memory for queries and written to `cache/<account>-<region>.json`
+//! (`<account>-global.json` for S3 and IAM; `<region>.json` when STS could not name the
+//! account, and from daemons before accounts) atomically, so a restarted daemon answers
+//! queries before its first scan. Every daemon of a group takes in every scan's chunks
+//! (`crate::follow`), whichever daemon ran the scan.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -8,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
-use pockitect_proto::{ResourceFilter, ResourceRecord, ResourceType};
+use pockitect_proto::{ResourceFilter, ResourceRecord, ResourceType, ScanChunk};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +90,18 @@ impl Estate {
         };
         if let Err(e) = write_atomic(&self.dir.join(format!("{chunk}.json")), &file) {
             tracing::warn!(chunk = %chunk, error = %e, "could not write the scan cache");
+        }
+    }
+
+    /// Takes in a scan's chunk: its records of the types it lists, in its account's chunk when
+    /// it names one (a daemon working on several accounts), else in its region's.
+    pub fn apply(&self, chunk: &ScanChunk) {
+        let types: BTreeSet<ResourceType> = chunk.types.iter().copied().collect();
+        match chunk.account.as_deref() {
+            Some(account) => {
+                self.replace_in_account(account, &chunk.region, &types, chunk.records.clone())
+            }
+            None => self.replace(&chunk.region, &types, chunk.records.clone()),
         }
     }
 

@@ -9,6 +9,7 @@ mod bridge;
 mod catalog;
 mod estate;
 mod events;
+mod follow;
 mod handlers;
 mod heartbeat;
 pub mod logging;
@@ -191,6 +192,7 @@ async fn serve(
     }
     tracker.spawn(bridge::run(daemon.clone(), shutdown.clone()));
     tracker.spawn(watcher::run(daemon.clone(), shutdown.clone()));
+    tracker.spawn(follow::run(daemon.clone(), shutdown.clone()));
     let beat = tokio::spawn(heartbeat::run(daemon.clone(), shutdown.clone()));
     tracker.spawn(heartbeat::periodic_refresh(
         daemon.clone(),

@@ -82,6 +82,11 @@ impl Daemon {
         self.lock().insert(f.request_id.clone(), f);
     }
 
+    /// True while this daemon runs request `id`.
+    pub fn is_running(&self, id: &RequestId) -> bool {
+        self.lock().contains_key(id)
+    }
+
     pub fn end(&self, id: &RequestId, finished: bool) {
         self.lock().remove(id);
         if finished {

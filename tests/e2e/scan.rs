@@ -76,10 +76,11 @@ async fn scan_finds_every_seeded_resource_with_type_region_and_tags() {
         "every type found: {types:?}"
     );
 
-    // The cache files were written and hold no secrets.
+    // The cache files were written (one per account and region) and hold no secrets.
     let cache = env.dir.path().join("cache");
-    for f in ["us-east-1.json", "eu-west-1.json", "global.json"] {
-        let text = std::fs::read_to_string(cache.join(f)).unwrap();
+    let account = &records[0].account;
+    for f in ["us-east-1", "eu-west-1", "global"].map(|r| format!("{account}-{r}.json")) {
+        let text = std::fs::read_to_string(cache.join(&f)).unwrap();
         assert!(
             !text.contains("seeded-not-secret-1"),
             "the DB password leaked into {f}"

@@ -180,6 +180,7 @@ pub async fn scan(
             errors: region_errors,
             chunk: done,
             chunks: chunk_total,
+            types: Vec::new(),
         };
         if chunks.send(chunk).await.is_err() {
             break; // the receiver gave up: nobody wants the rest

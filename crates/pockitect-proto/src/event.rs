@@ -304,6 +304,9 @@ pub struct ScanChunk {
     /// Chunks done so far and expected in all, for progress displays.
     pub chunk: usize,
     pub chunks: usize,
+    /// The types listed: the chunk replaces what is known of these there, and only these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<crate::ResourceType>,
 }
 
 /// `scan_complete` data.

@@ -284,6 +284,7 @@ pub async fn scan(
                     chunk.account = shard.account.clone();
                     chunk.chunk = done;
                     chunk.chunks = total;
+                    chunk.types = shard.types.clone();
                     for e in &mut chunk.errors {
                         e.account.clone_from(&account);
                     }
@@ -292,17 +293,7 @@ pub async fn scan(
                         *region_counts.entry(r.region.clone()).or_default() += 1;
                     }
                     errors.extend(chunk.errors.iter().cloned());
-                    match account.as_deref() {
-                        Some(account) => daemon.estate.replace_in_account(
-                            account,
-                            &chunk.region,
-                            &types,
-                            chunk.records.clone(),
-                        ),
-                        None => daemon
-                            .estate
-                            .replace(&chunk.region, &types, chunk.records.clone()),
-                    }
+                    daemon.estate.apply(&chunk);
                     events
                         .emit(Event::ScanChunk(chunk), Status::InProgress)
                         .await;
@@ -394,12 +385,13 @@ pub async fn shard(
         Status::Partial
     };
     let chunk = ScanChunk {
-        account: args.account,
-        region: args.region,
+        account: args.account.clone(),
+        region: args.region.clone(),
         records,
         errors,
         chunk: 1,
         chunks: 1,
+        types: args.types,
     };
     Ok(Outcome::new(Event::ScanChunk(chunk), status))
 }

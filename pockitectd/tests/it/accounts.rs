@@ -214,3 +214,78 @@ async fn a_blueprint_naming_its_account_is_deployed_powered_and_destroyed_in_tha
         assert!(m.contains(says) && m.contains("--accounts"), "{m}");
     }
 }
+
+/// Whether a cache file in `dir` holds `id`.
+fn cached(dir: &std::path::Path, id: &str) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|s| s.contains(id)))
+    })
+}
+
+#[tokio::test]
+async fn every_daemon_of_the_group_keeps_what_a_scan_found_whichever_ran_it() {
+    let h = Harness::start(2).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let mut s = h.settings.clone();
+    s.daemon_id = pockitect_testkit::unique("d");
+    s.cache_dir = other_dir.path().join("cache");
+    let token = tokio_util::sync::CancellationToken::new();
+    let other = tokio::spawn(pockitectd::run(s, token.clone()));
+    pockitect_testkit::eventually("two daemons", WITHIN, || {
+        let bus = h.bus.clone();
+        async move { (bus.daemons().await.ok()?.len() >= 2).then_some(()) }
+    })
+    .await;
+    let vpc = python(&format!(
+        r#"
+import boto3, json
+ec2 = boto3.client("ec2", endpoint_url="{}", region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+print(json.dumps(ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]))
+"#,
+        h.moto.endpoint()
+    ));
+    let vpc = vpc.as_str().unwrap().to_owned();
+    let sent = h
+        .bus
+        .send(&Command::Scan(ScanArgs {
+            regions: Some(vec!["us-east-1".into()]),
+            types: Some(vec![ResourceType::Vpc]),
+        }))
+        .await
+        .unwrap();
+    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    assert_eq!(t.status, Some(Status::Success), "{t:?}");
+    // Both daemons' caches hold it: the one that ran the scan and the one that only saw its
+    // chunks go by.
+    pockitect_testkit::eventually("both caches hold the VPC", WITHIN, || {
+        let both = cached(&h.settings.cache_dir, &vpc) && cached(&s_dir(&other_dir), &vpc);
+        async move { both.then_some(()) }
+    })
+    .await;
+    // So every query finds it, whichever daemon answers.
+    for _ in 0..6 {
+        let sent = h
+            .bus
+            .send(&Command::QueryResources(ResourceFilter {
+                kind: Some(ResourceType::Vpc),
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+        let t = h.bus.answer(t).await.unwrap();
+        let Ok(Event::Resources(r)) = t.decode() else {
+            panic!("resources: {t:?}")
+        };
+        assert!(r.records.iter().any(|r| r.id == vpc), "{:?}", r.records);
+    }
+    token.cancel();
+    let _ = other.await;
+}
+
+fn s_dir(d: &tempfile::TempDir) -> std::path::PathBuf {
+    d.path().join("cache")
+}

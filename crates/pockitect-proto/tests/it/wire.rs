@@ -211,6 +211,7 @@ fn events() -> Vec<(Event, Status)> {
                 }],
                 chunk: 1,
                 chunks: 2,
+                types: vec![ResourceType::Ec2Instance, ResourceType::RdsInstance],
             }),
             InProgress,
         ),
