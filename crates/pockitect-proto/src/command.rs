@@ -27,6 +27,31 @@ pub enum Command {
     Waste(WasteArgs),
     Cost(CostArgs),
     DbPassword(DbPasswordArgs),
+    Login(LoginArgs),
+    Logout(LogoutArgs),
+}
+
+/// `login`: check the credentials `pockitect login` left *pending* in the secret store of the
+/// asking user (the OS keyring, else a 0600 file) with STS, and make them the daemon's; or,
+/// with `profile`, check and record that profile. Nothing secret travels on the bus: not the
+/// keys, not the MFA code (it is in the pending entry too). The store is the one of the user
+/// the daemon runs as on its host, so the daemon refuses a `host` other than its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginArgs {
+    /// The host name of the asking client.
+    pub host: String,
+    /// A profile of the shared AWS config files to use instead of stored keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// `logout`: remove the stored credentials (and a recorded profile); the daemon goes back to
+/// the standard AWS chain. Refused from another host, as `login` is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutArgs {
+    pub host: String,
 }
 
 /// `db_password`: write the master password of `project`'s database, when RDS keeps it in
@@ -272,7 +297,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 21] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -292,6 +317,8 @@ impl Command {
         "waste",
         "cost",
         "db_password",
+        "login",
+        "logout",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -316,6 +343,8 @@ impl Command {
             "waste" => Command::Waste(parse_data(kind, data)?),
             "cost" => Command::Cost(parse_data(kind, data)?),
             "db_password" => Command::DbPassword(parse_data(kind, data)?),
+            "login" => Command::Login(parse_data(kind, data)?),
+            "logout" => Command::Logout(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -342,6 +371,8 @@ impl Command {
             Command::Waste(_) => "waste",
             Command::Cost(_) => "cost",
             Command::DbPassword(_) => "db_password",
+            Command::Login(_) => "login",
+            Command::Logout(_) => "logout",
         }
     }
 
@@ -365,6 +396,8 @@ impl Command {
             Command::Waste(a) => serde_json::to_value(a),
             Command::Cost(a) => serde_json::to_value(a),
             Command::DbPassword(a) => serde_json::to_value(a),
+            Command::Login(a) => serde_json::to_value(a),
+            Command::Logout(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -534,6 +567,13 @@ mod tests {
                 project: "blog".into(),
                 host: "laptop".into(),
                 dir: "/run/user/1000/pockitect-x".into(),
+            }),
+            Command::Login(LoginArgs {
+                host: "laptop".into(),
+                profile: Some("work".into()),
+            }),
+            Command::Logout(LogoutArgs {
+                host: "laptop".into(),
             }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());
