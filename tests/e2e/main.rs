@@ -6,6 +6,7 @@ mod bus;
 mod deploy;
 mod embedded;
 mod errors;
+mod login;
 mod ownership;
 mod scan;
 mod secrets;
