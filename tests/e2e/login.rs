@@ -234,3 +234,54 @@ async fn with_an_mfa_device_the_cli_asks_for_a_code_and_the_session_is_kept() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn with_an_os_keyring_the_credentials_go_there_and_nowhere_in_files() {
+    let env = Env::new().await;
+    let moto = MotoServer::start_own();
+    let (arn, key, secret) = iam_user(&moto, "erin", false);
+    let keyring = pockitect_testkit::SecretService::start();
+    let mut with_keyring = keyring.env().to_vec();
+    with_keyring.push(("POCKITECT_SECRETS", "keyring".to_owned()));
+    let _d = env.daemon_with("kr", 1, moto.endpoint(), &with_keyring);
+    env.wait_daemons(1).await;
+    moto.enforce_auth(true);
+    let cli = || {
+        let mut c = env.cli();
+        c.envs(with_keyring.iter().map(|(k, v)| (*k, v.as_str())));
+        c
+    };
+    let out = run_with_stdin(
+        cli().args(["login", "--stdin"]),
+        &format!("{key}\n{secret}\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&arn)
+            && shown.contains("the OS keyring (service 'pockitect', account 'aws-login')"),
+        "{shown}"
+    );
+    let doctor = cli().args(["doctor", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    assert_eq!(report["aws_credentials"]["source"], "keyring");
+    assert_eq!(report["aws"]["identity"]["arn"], serde_json::json!(arn));
+    for entry in walk(env.dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&secret),
+            "the secret in {}",
+            entry.display()
+        );
+    }
+    assert!(
+        walk(&env.dir.path().join("secrets")).is_empty(),
+        "no file used"
+    );
+
+    let out = cli().arg("logout").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doctor = cli().args(["doctor", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    assert_eq!(report["aws_credentials"]["source"], "chain");
+}
