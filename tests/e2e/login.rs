@@ -285,3 +285,75 @@ async fn with_an_os_keyring_the_credentials_go_there_and_nowhere_in_files() {
     let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
     assert_eq!(report["aws_credentials"]["source"], "chain");
 }
+
+#[tokio::test]
+async fn login_with_a_profile_asks_nothing_secret_and_records_the_profile() {
+    let env = Env::new().await;
+    let moto = MotoServer::start_own();
+    let (arn, key, secret) = iam_user(&moto, "frank", false);
+    let aws_dir = env.dir.path().join("aws");
+    std::fs::create_dir_all(&aws_dir).unwrap();
+    std::fs::write(
+        aws_dir.join("credentials"),
+        format!("[work]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        aws_dir.join("config"),
+        "[profile work]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let files = [
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            aws_dir.join("credentials").display().to_string(),
+        ),
+        (
+            "AWS_CONFIG_FILE",
+            aws_dir.join("config").display().to_string(),
+        ),
+    ];
+    let _d = env.daemon_with("prof", 1, moto.endpoint(), &files);
+    env.wait_daemons(1).await;
+    moto.enforce_auth(true);
+
+    // An unknown profile: refused, nothing recorded.
+    let out = env
+        .cli()
+        .args(["login", "--profile", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'nope'") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(walk(&env.dir.path().join("secrets")).is_empty());
+
+    let out = env
+        .cli()
+        .args(["login", "--profile", "work"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&arn) && shown.contains("profile 'work'"),
+        "{shown}"
+    );
+    let stored = std::fs::read_to_string(env.dir.path().join("secrets/aws-login.json")).unwrap();
+    assert!(
+        !stored.contains(&secret) && stored.contains("work"),
+        "only the name: {stored}"
+    );
+    let doctor = env.cli().args(["doctor", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    assert_eq!(report["aws_credentials"]["source"], "profile");
+    assert_eq!(report["aws_credentials"]["profile"], "work");
+    assert_eq!(report["aws"]["identity"]["arn"], serde_json::json!(arn));
+
+    let out = env.cli().arg("logout").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(walk(&env.dir.path().join("secrets")).is_empty());
+}
