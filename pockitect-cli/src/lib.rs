@@ -64,8 +64,9 @@ pub struct Global {
     /// Give up waiting after this many seconds (the request goes on; follow it with 'watch').
     #[arg(long, global = true, value_name = "SECS")]
     pub timeout: Option<f64>,
-    /// Where database passwords are kept: auto (the OS keyring, else 0600 files in
-    /// $POCKITECT_SECRETS_DIR or ~/.local/share/pockitect/secrets), keyring or file.
+    /// Where database passwords and the AWS credentials of 'login' are kept: auto (the OS
+    /// keyring, else 0600 files in $POCKITECT_SECRETS_DIR or ~/.local/share/pockitect/secrets),
+    /// keyring or file. The daemon must use the same store.
     #[arg(long, global = true, env = "POCKITECT_SECRETS", default_value = "auto")]
     pub secrets: pockitect_secrets::Backend,
 }
@@ -116,6 +117,13 @@ pub enum Commands {
     /// Print a project's database password: the one RDS keeps in Secrets Manager (read by the
     /// daemon on this host, as this user), else the one in the OS keyring or its 0600 file.
     DbPassword(cmd::secrets::DbPasswordArgs),
+    /// Sign in to AWS: the daemon checks the keys you type (or a profile) with STS, says
+    /// which account and principal they are, and keeps them in the OS keyring (else a 0600
+    /// file); with an MFA device, it asks for a code and keeps the session for its lifetime.
+    Login(cmd::login::LoginArgs),
+    /// Remove the credentials stored by 'login': the daemon goes back to the standard AWS
+    /// chain (environment, profile, SSO, instance role).
+    Logout,
     /// Print shell completions.
     Completions(cmd::completions::CompletionsArgs),
 }
@@ -128,6 +136,9 @@ pub async fn run(cli: Cli) -> i32 {
         Commands::Completions(a) => cmd::completions::run(a),
         // Connects itself: a keyring password is still shown when no daemon is reachable.
         Commands::DbPassword(a) => cmd::secrets::db_password(&cli.global, a).await,
+        // The keys are asked only once a daemon is known to be there; logout works without one.
+        Commands::Login(a) => cmd::login::login(&cli.global, a).await,
+        Commands::Logout => cmd::login::logout(&cli.global).await,
         // A blueprint file's errors are reported before Redis is needed: they connect themselves.
         Commands::Plan(a) => cmd::deploy::plan(&cli.global, a).await,
         Commands::Deploy(a) => cmd::deploy::deploy(&cli.global, a).await,
@@ -177,7 +188,9 @@ async fn dispatch(
         | Commands::Plan(_)
         | Commands::Deploy(_)
         | Commands::Completions(_)
-        | Commands::DbPassword(_) => Ok(exit::SUCCESS),
+        | Commands::DbPassword(_)
+        | Commands::Login(_)
+        | Commands::Logout => Ok(exit::SUCCESS),
     }
 }
 

@@ -42,6 +42,7 @@ async fn run_scan(
             access_key_id: "bench".into(),
             secret_access_key: "bench".into(),
         }),
+        credentials_store: None,
     })
     .await;
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);

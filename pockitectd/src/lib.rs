@@ -270,7 +270,7 @@ async fn open_secrets(settings: &Settings) -> anyhow::Result<pockitect_secrets::
         Some(why) => tracing::warn!(
             dir = %store.file_dir().display(),
             reason = %why,
-            "no OS keyring: database passwords are kept in 0600 files (choose with --secrets)"
+            "no OS keyring: database passwords and the credentials of pockitect login are kept in 0600 files (choose with --secrets)"
         ),
         None => {
             tracing::info!(store = %store.describe(), "where database passwords are kept")

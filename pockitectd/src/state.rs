@@ -37,6 +37,37 @@ pub struct Daemon {
     started_at: DateTime<Utc>,
 }
 
+/// The credentials `pockitect login` keeps in `secrets`, as the AWS engine's one credentials
+/// path reads them (before the standard chain).
+fn login_store(
+    secrets: pockitect_secrets::SecretStore,
+) -> pockitect_aws::credentials::CredentialsStore {
+    use pockitect_aws::credentials::{Selection, Stored};
+    use pockitect_secrets::{AwsLogin, Location};
+    pockitect_aws::credentials::CredentialsStore::new(move || {
+        let Some((login, at)) = secrets.aws_login().map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let kept_in = match at {
+            Location::Keyring { .. } => "keyring",
+            Location::File { .. } => "file",
+        }
+        .to_owned();
+        let selection = match login {
+            AwsLogin::Profile { name } => Selection::Profile(name),
+            AwsLogin::Keys(k) => Selection::Keys {
+                access_key_id: k.access_key_id,
+                secret_access_key: k.secret_access_key,
+                session_token: k.session_token,
+                expires_at: k.expires_at.map(|s| {
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(s.max(0).unsigned_abs())
+                }),
+            },
+        };
+        Ok(Some(Stored { selection, kept_in }))
+    })
+}
+
 impl Daemon {
     pub async fn new(
         settings: Settings,
@@ -52,6 +83,7 @@ impl Daemon {
         }
         aws_settings.static_credentials = settings.aws_static_credentials.clone();
         aws_settings.pricing_endpoint_url = settings.pricing_endpoint_url.clone();
+        aws_settings.credentials_store = Some(login_store(secrets.clone()));
         let aws = Aws::load(aws_settings).await;
         let estate = Estate::load(&settings.cache_dir);
         let projects = ProjectStore::new(&settings.projects_dir);

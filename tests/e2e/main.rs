@@ -7,6 +7,7 @@ mod deploy;
 mod embedded;
 mod errors;
 mod fleet;
+mod login;
 mod ownership;
 mod scan;
 mod secrets;

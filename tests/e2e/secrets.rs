@@ -222,7 +222,7 @@ async fn a_new_database_password_is_managed_by_rds_and_db_password_leaks_it_nowh
     }
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
@@ -236,7 +236,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Every file under `dir` (the daemon's rotated log files).
-fn read_all(dir: &std::path::Path) -> String {
+pub(crate) fn read_all(dir: &std::path::Path) -> String {
     walk(dir)
         .iter()
         .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())

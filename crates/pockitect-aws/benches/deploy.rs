@@ -94,6 +94,7 @@ async fn client(endpoint: &str) -> Aws {
             access_key_id: "testing".into(),
             secret_access_key: "testing".into(),
         }),
+        credentials_store: None,
     })
     .await
 }

@@ -246,6 +246,9 @@ impl Aws {
             .sdk()
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(provider))
+            // The base configuration caches nothing (its provider does); a role's credentials
+            // are cached by the SDK until shortly before they end.
+            .identity_cache(aws_config::identity::IdentityCache::lazy().build())
             .build();
         self.with_sdk(sdk)
     }
@@ -255,6 +258,8 @@ impl Aws {
         let mut settings = self.settings().clone();
         settings.profile = Some(profile.to_owned());
         settings.static_credentials = None;
+        // The profile's own credentials, not those of `pockitect login`.
+        settings.credentials_store = None;
         Aws::load(settings).await
     }
 }

@@ -4,12 +4,14 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use tokio::sync::OnceCell;
+use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::AwsError;
+use crate::credentials::{CredentialsStore, Switch, SwitchProvider};
 
-/// How the daemon reaches AWS. Credentials come from the standard chain (env, profile, SSO,
-/// instance role); nothing else reads them.
+/// How the daemon reaches AWS. Credentials: those stored by `pockitect login` when there are
+/// any (`credentials_store`), else the standard chain (env, profile, SSO, instance role);
+/// nothing else reads them.
 #[derive(Clone, Debug)]
 pub struct AwsSettings {
     /// Send every call here instead of AWS (`AWS_ENDPOINT_URL`, e.g. a moto sandbox).
@@ -23,8 +25,10 @@ pub struct AwsSettings {
     pub profile: Option<String>,
     /// Attempts per call (first try included) before an error is reported.
     pub max_attempts: u32,
-    /// Keys to use instead of the standard chain (keys stored by `pockitect login`, tests).
+    /// Keys to use instead of the standard chain (tests, benchmarks).
     pub static_credentials: Option<StaticCredentials>,
+    /// Where `pockitect login` keeps its credentials; they come before the standard chain.
+    pub credentials_store: Option<CredentialsStore>,
 }
 
 /// An access key pair. Its `Debug` never shows the secret.
@@ -56,6 +60,7 @@ impl Default for AwsSettings {
             pricing_endpoint_url: None,
             max_attempts: 6,
             static_credentials: None,
+            credentials_store: None,
         }
     }
 }
@@ -69,12 +74,16 @@ pub use pockitect_proto::payload::AwsIdentity as Identity;
 pub struct Aws {
     sdk: SdkConfig,
     settings: AwsSettings,
-    /// Who the credentials are, asked once (records of every lookup and every audit entry
-    /// carry it).
-    known: Arc<OnceCell<Identity>>,
-    /// When STS last failed to say: it is not asked again before [`IDENTITY_RETRY`], so an
-    /// unreachable STS costs one slow call a minute, not one per request.
-    failed_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// The one credentials path (login's stored credentials, else the standard chain); None
+    /// for an `Aws` acting through another provider (an assumed role).
+    switch: Option<Arc<Switch>>,
+    /// Who the credentials are, asked once per credentials generation (records of every
+    /// lookup and every audit entry carry it).
+    known: Arc<std::sync::Mutex<Option<(u64, Identity)>>>,
+    /// When STS last failed to say, for which generation: it is not asked again before
+    /// [`IDENTITY_RETRY`], so an unreachable STS costs one slow call a minute, not one per
+    /// request.
+    failed_at: Arc<std::sync::Mutex<Option<(u64, std::time::Instant)>>>,
 }
 
 /// How long a failed identity lookup is remembered.
@@ -115,11 +124,62 @@ impl Aws {
             loader = loader.profile_name(p);
         }
         let sdk = loader.load().await;
+        // The standard chain as aws-config built it, behind the switch that puts login's
+        // stored credentials first. The switch keeps credentials itself (and drops them when
+        // the choice changes), so the SDK's cache, which would keep stale ones, is off.
+        let Some(base) = sdk.credentials_provider() else {
+            // aws-config always builds a chain; without one nothing could be signed anyway.
+            return Self {
+                sdk,
+                settings,
+                switch: None,
+                known: Arc::default(),
+                failed_at: Arc::default(),
+            };
+        };
+        let switch = Arc::new(Switch::new(base, settings.credentials_store.clone()));
+        let sdk = sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(SwitchProvider(
+                switch.clone(),
+            )))
+            .identity_cache(aws_config::identity::IdentityCache::no_cache())
+            .build();
         Self {
             sdk,
             settings,
+            switch: Some(switch),
             known: Arc::default(),
             failed_at: Arc::default(),
+        }
+    }
+
+    /// Reads `pockitect login`'s stored credentials now (after a login or logout) rather than
+    /// at the next periodic check, and forgets the identity of the previous ones.
+    pub async fn reload_credentials(&self) {
+        if let Some(s) = &self.switch {
+            s.reload().await;
+        }
+    }
+
+    /// Which credentials are in use (source, the key id's last 4, the session's end).
+    pub async fn credentials_info(&self) -> pockitect_proto::payload::CredentialsInfo {
+        match &self.switch {
+            Some(s) => s.info().await,
+            None => pockitect_proto::payload::CredentialsInfo {
+                source: "chain".to_owned(),
+                profile: None,
+                key_id_last4: None,
+                expires_at: None,
+                error: None,
+            },
+        }
+    }
+
+    async fn credentials_generation(&self) -> u64 {
+        match &self.switch {
+            Some(s) => s.sync().await,
+            None => 0,
         }
     }
 
@@ -132,6 +192,7 @@ impl Aws {
         Aws {
             sdk,
             settings: self.settings.clone(),
+            switch: None,
             known: Arc::default(),
             failed_at: Arc::default(),
         }
@@ -253,24 +314,33 @@ impl Aws {
 
     /// The identity behind the credentials, asked of STS once and kept; None while STS cannot
     /// answer (asked again a minute after a failure).
+    /// Asked again when the credentials change (a login or logout).
     pub async fn known_identity(&self) -> Option<Identity> {
-        if let Some(id) = self.known.get() {
+        let generation = self.credentials_generation().await;
+        // Plain assignments under these locks: a poisoned one is still consistent.
+        if let Some((g, id)) = &*self.known.lock().unwrap_or_else(|p| p.into_inner())
+            && *g == generation
+        {
             return Some(id.clone());
         }
-        let recently_failed = |m: &std::sync::Mutex<Option<std::time::Instant>>| {
-            m.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_some_and(|t| t.elapsed() < IDENTITY_RETRY)
-        };
-        if recently_failed(&self.failed_at) {
+        let recently_failed = self
+            .failed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|(g, t)| g == generation && t.elapsed() < IDENTITY_RETRY);
+        if recently_failed {
             return None;
         }
-        match self.known.get_or_try_init(|| self.identity()).await {
-            Ok(id) => Some(id.clone()),
+        match self.identity().await {
+            Ok(id) => {
+                *self.known.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((generation, id.clone()));
+                Some(id)
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "no AWS identity yet");
                 *self.failed_at.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(std::time::Instant::now());
+                    Some((generation, std::time::Instant::now()));
                 None
             }
         }

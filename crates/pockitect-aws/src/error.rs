@@ -77,6 +77,16 @@ fn describe_sdk<E>(err: &SdkError<E, HttpResponse>) -> (String, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    // Credentials that cannot be had (an ended `pockitect login` session, a profile without
+    // keys) are no network or request problem: their own words say what to do.
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(c) = e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            return ("credentials".to_owned(), error_chain(c));
+        }
+        cur = e.source();
+    }
     match err {
         SdkError::ServiceError(se) => {
             let e = se.err();
@@ -89,6 +99,11 @@ where
                     code.to_owned(),
                     format!("AWS answered HTTP {status} with no message"),
                 ),
+                // An XML error document of another shape than the protocol's (moto answers
+                // STS authentication failures in IAM's): its own code and message.
+                (None, _) if let Some((code, message)) = xml_code(raw.body().bytes()) => {
+                    (code, message)
+                }
                 // Not an AWS error document (an emulator's or a proxy's error page, say): the
                 // status and the start of the body are all there is to go on.
                 (None, _) => (
@@ -133,6 +148,26 @@ where
     }
 }
 
+/// `<Code>` and `<Message>` of an XML error body, when it has a code.
+fn xml_code(body: Option<&[u8]>) -> Option<(String, String)> {
+    let text = String::from_utf8_lossy(body?);
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = start + text[start..].find(&format!("</{name}>"))?;
+        let v = text[start..end].trim();
+        (!v.is_empty() && v.len() <= 512).then(|| v.to_owned())
+    };
+    let code = tag("Code")?;
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+    {
+        return None;
+    }
+    Some((code, tag("Message").unwrap_or_default()))
+}
+
 /// At most this many characters of an error body go into a message.
 const BODY_EXCERPT: usize = 160;
 
@@ -167,7 +202,7 @@ fn body_excerpt(body: Option<&[u8]>) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -185,6 +220,20 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_xml_error_of_another_shape_still_gives_its_code() {
+        let moto = b"<ErrorResponse><Errors><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(
+            xml_code(Some(moto)),
+            Some((
+                "InvalidClientTokenId".to_owned(),
+                "The security token included in the request is invalid.".to_owned()
+            ))
+        );
+        assert_eq!(xml_code(Some(b"<html>500</html>")), None);
+        assert_eq!(xml_code(Some(b"<Code>a b</Code>")), None);
+    }
 
     #[test]
     fn body_excerpt_drops_tags_and_cuts_long_bodies() {

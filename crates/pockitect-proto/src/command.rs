@@ -28,6 +28,8 @@ pub enum Command {
     Cost(CostArgs),
     DbPassword(DbPasswordArgs),
     ScanShard(ScanShardArgs),
+    Login(LoginArgs),
+    Logout(LogoutArgs),
 }
 
 /// `scan_shard`: one (account, region) of a `scan`, put on the command stream by the daemon
@@ -48,6 +50,29 @@ pub struct ScanShardArgs {
     pub region: String,
     /// The resource types to list there.
     pub types: Vec<ResourceType>,
+}
+
+/// `login`: check the credentials `pockitect login` left *pending* in the secret store of the
+/// asking user (the OS keyring, else a 0600 file) with STS, and make them the daemon's; or,
+/// with `profile`, check and record that profile. Nothing secret travels on the bus: not the
+/// keys, not the MFA code (it is in the pending entry too). The store is the one of the user
+/// the daemon runs as on its host, so the daemon refuses a `host` other than its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginArgs {
+    /// The host name of the asking client.
+    pub host: String,
+    /// A profile of the shared AWS config files to use instead of stored keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+/// `logout`: remove the stored credentials (and a recorded profile); the daemon goes back to
+/// the standard AWS chain. Refused from another host, as `login` is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutArgs {
+    pub host: String,
 }
 
 /// `db_password`: write the master password of `project`'s database, when RDS keeps it in
@@ -293,7 +318,7 @@ fn parse_data<T: DeserializeOwned>(kind: &str, data: &Value) -> Result<T, Comman
 
 impl Command {
     /// Every command type accepted on the bus (without legacy aliases).
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 22] = [
         "scan",
         "query_resources",
         "list_projects",
@@ -314,6 +339,8 @@ impl Command {
         "cost",
         "db_password",
         "scan_shard",
+        "login",
+        "logout",
     ];
 
     /// Parses `type` and `data`. Accepts the earlier client's names (`scan_all_regions`).
@@ -339,6 +366,8 @@ impl Command {
             "cost" => Command::Cost(parse_data(kind, data)?),
             "db_password" => Command::DbPassword(parse_data(kind, data)?),
             "scan_shard" => Command::ScanShard(parse_data(kind, data)?),
+            "login" => Command::Login(parse_data(kind, data)?),
+            "logout" => Command::Logout(parse_data(kind, data)?),
             other => return Err(CommandError::Unknown(other.chars().take(64).collect())),
         })
     }
@@ -366,6 +395,8 @@ impl Command {
             Command::Cost(_) => "cost",
             Command::DbPassword(_) => "db_password",
             Command::ScanShard(_) => "scan_shard",
+            Command::Login(_) => "login",
+            Command::Logout(_) => "logout",
         }
     }
 
@@ -390,6 +421,8 @@ impl Command {
             Command::Cost(a) => serde_json::to_value(a),
             Command::DbPassword(a) => serde_json::to_value(a),
             Command::ScanShard(a) => serde_json::to_value(a),
+            Command::Login(a) => serde_json::to_value(a),
+            Command::Logout(a) => serde_json::to_value(a),
         };
         // Plain data structs always serialise.
         v.unwrap_or(Value::Null)
@@ -565,6 +598,13 @@ mod tests {
                 account: Some("111111111111".into()),
                 region: "eu-west-1".into(),
                 types: vec![ResourceType::Vpc],
+            }),
+            Command::Login(LoginArgs {
+                host: "laptop".into(),
+                profile: Some("work".into()),
+            }),
+            Command::Logout(LogoutArgs {
+                host: "laptop".into(),
             }),
         ];
         assert_eq!(cmds.len(), Command::NAMES.len());

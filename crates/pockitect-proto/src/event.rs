@@ -60,6 +60,10 @@ pub mod event_type {
     pub const COST: &str = "cost";
     /// Answer to `db_password`: the path of the 0600 file holding the password, never the password.
     pub const DB_PASSWORD: &str = "db_password";
+    /// Answer to `login`: signed in (account, principal, the key id's last 4) or MFA required.
+    pub const LOGIN: &str = "login";
+    /// Answer to `logout`: the stored credentials are gone; what the daemon uses now.
+    pub const LOGOUT: &str = "logout";
 
     /// The command whose request publishes events of type `kind`, when only one does (a client
     /// that missed a request's `accepted` still names it). `terminate_progress` is both
@@ -85,6 +89,8 @@ pub mod event_type {
             WASTE => "waste",
             COST => "cost",
             DB_PASSWORD => "db_password",
+            LOGIN => "login",
+            LOGOUT => "logout",
             _ => return None,
         })
     }
@@ -135,6 +141,8 @@ pub enum Event {
     Waste(crate::cost::WasteReport),
     Cost(crate::cost::CostReport),
     DbPassword(crate::payload::DbPasswordReady),
+    Login(crate::payload::LoginAnswer),
+    Logout(crate::payload::LogoutAnswer),
 }
 
 /// `projects`: every project of the store.
@@ -188,6 +196,8 @@ impl Event {
             Event::Waste(_) => event_type::WASTE,
             Event::Cost(_) => event_type::COST,
             Event::DbPassword(_) => event_type::DB_PASSWORD,
+            Event::Login(_) => event_type::LOGIN,
+            Event::Logout(_) => event_type::LOGOUT,
         }
     }
 
@@ -219,6 +229,8 @@ impl Event {
             Event::TerminateComplete(t) | Event::DestroyComplete(t) => &t.message,
             Event::ResourceChanged(c) => &c.message,
             Event::RefreshComplete(r) => &r.message,
+            Event::Login(l) => &l.message,
+            Event::Logout(l) => &l.message,
             Event::Accepted(_)
             | Event::Pong(_)
             | Event::ScanStarted(_)

@@ -348,6 +348,9 @@ pub fn command() -> impl Strategy<Value = Command> {
                     types,
                 }
             )),
+        (text(), opt(text()))
+            .prop_map(|(host, profile)| Command::Login(crate::LoginArgs { host, profile })),
+        text().prop_map(|host| Command::Logout(crate::LogoutArgs { host })),
         (opt(project()), opt(text()), any::<Option<u16>>()).prop_map(
             |(project, command, limit)| Command::History(crate::HistoryArgs {
                 project,

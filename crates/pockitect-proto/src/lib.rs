@@ -24,8 +24,8 @@ pub use audit::{Approval, ClientInfo, ClientKind, HistoryArgs, PlanDigest};
 pub use codes::{ErrorCode, ErrorPayload, exit};
 pub use command::{
     BlueprintRef, CatalogArgs, Command, CommandError, CostArgs, DbPasswordArgs, DeployArgs,
-    DestroyArgs, Empty, PingArgs, PowerAction, PowerArgs, ProjectRef, RefreshArgs, RequestRef,
-    ScanArgs, ScanShardArgs, TerminateArgs, TerminateTarget, WasteArgs,
+    DestroyArgs, Empty, LoginArgs, LogoutArgs, PingArgs, PowerAction, PowerArgs, ProjectRef,
+    RefreshArgs, RequestRef, ScanArgs, ScanShardArgs, TerminateArgs, TerminateTarget, WasteArgs,
 };
 pub use decode::{MAX_COMMAND_BYTES, Refusal, Request, decode, salvage_request_id};
 pub use envelope::{Envelope, PROTOCOL_VERSION, Status};

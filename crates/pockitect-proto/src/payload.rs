@@ -389,4 +389,70 @@ pub struct DaemonInfo {
     pub estate_records: usize,
     pub projects_dir: String,
     pub cache_dir: String,
+    /// Which credentials the daemon uses (absent from daemons older than `pockitect login`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_credentials: Option<CredentialsInfo>,
+}
+
+/// Which AWS credentials a daemon uses. Never a key: only the key id's last four characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsInfo {
+    /// `keyring` or `file` (stored by `pockitect login`), `profile` (`login --profile`), or
+    /// `chain` (the standard AWS chain: env, shared files, SSO, instance role).
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id_last4: Option<String>,
+    /// When the credentials end (an MFA session, SSO, a role).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why no credentials could be had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How a `login` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginState {
+    /// The credentials work and are the daemon's from now on.
+    SignedIn,
+    /// The user has an MFA device: the client asks for a code, adds it to the pending entry
+    /// and sends `login` again.
+    MfaRequired,
+}
+
+/// `login`: the outcome of checking the pending credentials (or a profile) with STS. Never a
+/// key: the key id's last four characters only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginAnswer {
+    pub state: LoginState,
+    /// Who the credentials are (signed in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<AwsIdentity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id_last4: Option<String>,
+    /// The profile chosen (`login --profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The MFA device whose code is needed (mfa_required), or the session was opened with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_serial: Option<String>,
+    /// When the MFA session ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where the credentials are kept (the OS keyring, or a 0600 file's path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_in: Option<String>,
+    pub message: String,
+}
+
+/// `logout`: what was removed and which credentials the daemon uses now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutAnswer {
+    /// True when stored credentials (or a recorded profile) were removed.
+    pub removed: bool,
+    pub now_using: CredentialsInfo,
+    pub message: String,
 }

@@ -47,8 +47,39 @@ impl FileStore {
 
     /// Stores a project's database password (0600 file, 0700 directory, atomic replace).
     pub fn set_db_password(&self, slug: &str, password: &str) -> std::io::Result<PathBuf> {
+        self.write_private(&self.db_path(slug), password)
+    }
+
+    /// The file of a named entry (`<name>`, e.g. `aws-login.json`).
+    pub(crate) fn entry_path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A named entry's content, if the file exists.
+    pub(crate) fn read_entry(&self, name: &str) -> std::io::Result<Option<String>> {
+        match std::fs::read_to_string(self.entry_path(name)) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes a named entry (0600 file, 0700 directory, atomic replace).
+    pub(crate) fn write_entry(&self, name: &str, content: &str) -> std::io::Result<PathBuf> {
+        self.write_private(&self.entry_path(name), content)
+    }
+
+    /// Removes a named entry; absent is fine.
+    pub(crate) fn delete_entry(&self, name: &str) -> std::io::Result<bool> {
+        match std::fs::remove_file(self.entry_path(name)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_private(&self, path: &Path, content: &str) -> std::io::Result<PathBuf> {
         create_private_dir(&self.dir)?;
-        let path = self.db_path(slug);
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         #[cfg(unix)]
         {
@@ -56,10 +87,10 @@ impl FileStore {
             tmp.as_file()
                 .set_permissions(std::fs::Permissions::from_mode(0o600))?;
         }
-        tmp.write_all(password.as_bytes())?;
+        tmp.write_all(content.as_bytes())?;
         tmp.as_file().sync_all()?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(path)
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(path.to_owned())
     }
 
     /// Removes a project's stored password; absent is fine.

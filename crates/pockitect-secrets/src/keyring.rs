@@ -3,7 +3,8 @@
 
 use keyring::{Entry, Error};
 
-/// The service name every Pockitect secret is filed under; the account is `<slug>.db-password`.
+/// The service name every Pockitect secret is filed under; the account is `<slug>.db-password`,
+/// `aws-login` or `aws-login.pending`.
 pub const SERVICE: &str = "pockitect";
 
 const PROBE_ACCOUNT: &str = "pockitect-probe";

@@ -1,5 +1,5 @@
-//! Where Pockitect keeps a project's secrets (today: the database master password), so that they
-//! never reach the blueprint, events, logs or the scan cache. The OS keyring comes first; when no
+//! Where Pockitect keeps secrets (a project's database master password, the AWS credentials of
+//! `pockitect login`), so that they never reach the blueprint, events, logs or the scan cache. The OS keyring comes first; when no
 //! keyring works (a headless server without a Secret Service, a container, CI) the password goes
 //! to a file of mode 0600 outside the project directory instead, and every caller can say so.
 //!
@@ -14,12 +14,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod aws_login;
 mod file;
 mod keyring;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use aws_login::{AwsKeys, AwsLogin, PendingLogin, key_id_last4};
 pub use file::FileStore;
 pub use keyring::{KeyringStore, SERVICE as KEYRING_SERVICE};
 
@@ -68,6 +70,10 @@ pub enum SecretError {
         "the OS keyring refused '{account}': {reason}; unlock the keyring, or choose --secrets file to keep secrets in 0600 files"
     )]
     Keyring { account: String, reason: String },
+    #[error(
+        "the stored entry '{entry}' is unreadable: {reason}; remove it with 'pockitect logout'"
+    )]
+    Corrupt { entry: String, reason: String },
     #[error("secret file in '{dir}': {source}")]
     File {
         dir: PathBuf,
@@ -224,6 +230,125 @@ impl SecretStore {
         Ok(found)
     }
 
+    /// The active AWS credentials of `pockitect login` and where they are kept, if any.
+    pub fn aws_login(&self) -> Result<Option<(AwsLogin, Location)>, SecretError> {
+        self.json_entry(aws_login::ACTIVE)
+    }
+
+    /// Makes `login` the active AWS credentials, replacing any earlier ones, and says where.
+    pub fn set_aws_login(&self, login: &AwsLogin) -> Result<Location, SecretError> {
+        self.set_json_entry(aws_login::ACTIVE, login)
+    }
+
+    /// Forgets the active AWS credentials wherever they are kept; true if some were there.
+    pub fn delete_aws_login(&self) -> Result<bool, SecretError> {
+        self.delete_entry(aws_login::ACTIVE)
+    }
+
+    /// Keys waiting for the daemon's check (`pockitect login` writes them, the daemon reads).
+    pub fn pending_login(&self) -> Result<Option<(PendingLogin, Location)>, SecretError> {
+        self.json_entry(aws_login::PENDING)
+    }
+
+    pub fn set_pending_login(&self, pending: &PendingLogin) -> Result<Location, SecretError> {
+        self.set_json_entry(aws_login::PENDING, pending)
+    }
+
+    pub fn delete_pending_login(&self) -> Result<bool, SecretError> {
+        self.delete_entry(aws_login::PENDING)
+    }
+
+    /// A JSON entry: the keyring's when there is one, else its 0600 file.
+    fn json_entry<T: serde::de::DeserializeOwned>(
+        &self,
+        entry: &str,
+    ) -> Result<Option<(T, Location)>, SecretError> {
+        let file = format!("{entry}.json");
+        let found = match &self.keyring {
+            Some(k) => k
+                .get(entry)
+                .map_err(|reason| SecretError::Keyring {
+                    account: entry.to_owned(),
+                    reason,
+                })?
+                .map(|text| {
+                    (
+                        text,
+                        Location::Keyring {
+                            account: entry.to_owned(),
+                        },
+                    )
+                }),
+            None => None,
+        };
+        let found = match found {
+            Some(f) => Some(f),
+            None => self
+                .files
+                .read_entry(&file)
+                .map_err(|source| self.file_error(source))?
+                .map(|text| {
+                    (
+                        text,
+                        Location::File {
+                            path: self.files.entry_path(&file),
+                        },
+                    )
+                }),
+        };
+        let Some((text, location)) = found else {
+            return Ok(None);
+        };
+        let value = serde_json::from_str(&text).map_err(|e| SecretError::Corrupt {
+            entry: location.to_string(),
+            reason: aws_login::describe_json_error(&e),
+        })?;
+        Ok(Some((value, location)))
+    }
+
+    fn set_json_entry<T: serde::Serialize>(
+        &self,
+        entry: &str,
+        value: &T,
+    ) -> Result<Location, SecretError> {
+        let file = format!("{entry}.json");
+        // Plain data of strings and numbers: serialising cannot fail.
+        let text = serde_json::to_string(value).unwrap_or_default();
+        if let Some(k) = &self.keyring {
+            k.set(entry, &text).map_err(|reason| SecretError::Keyring {
+                account: entry.to_owned(),
+                reason,
+            })?;
+            // One place only: an older file copy would otherwise outlive a newer login.
+            self.files
+                .delete_entry(&file)
+                .map_err(|source| self.file_error(source))?;
+            return Ok(Location::Keyring {
+                account: entry.to_owned(),
+            });
+        }
+        let path = self
+            .files
+            .write_entry(&file, &text)
+            .map_err(|source| self.file_error(source))?;
+        Ok(Location::File { path })
+    }
+
+    fn delete_entry(&self, entry: &str) -> Result<bool, SecretError> {
+        let mut found = false;
+        if let Some(k) = &self.keyring {
+            found |= k.delete(entry).map_err(|reason| SecretError::Keyring {
+                account: entry.to_owned(),
+                reason,
+            })?;
+        }
+        found |= self
+            .files
+            .delete_entry(&format!("{entry}.json"))
+            .map_err(|source| self.file_error(source))?;
+        Ok(found)
+    }
+
     fn file_error(&self, source: std::io::Error) -> SecretError {
         SecretError::File {
             dir: self.files.dir().to_owned(),
@@ -265,6 +390,52 @@ mod tests {
         let e = "vault".parse::<Backend>().unwrap_err().to_string();
         assert!(
             e.contains("'vault'") && e.contains("keyring or file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn aws_logins_are_kept_in_0600_files_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SecretStore::open(Backend::File, dir.path().join("s")).unwrap();
+        assert!(store.aws_login().unwrap().is_none());
+        let pending = PendingLogin {
+            access_key_id: "AKIAPENDING".into(),
+            secret_access_key: "pending-secret".into(),
+            mfa_serial: None,
+            mfa_code: None,
+        };
+        let at = store.set_pending_login(&pending).unwrap();
+        let Location::File { path } = &at else {
+            panic!("{at:?}")
+        };
+        assert_eq!(path, &dir.path().join("s/aws-login.pending.json"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(store.pending_login().unwrap().unwrap().0, pending);
+        let login = AwsLogin::Keys(AwsKeys {
+            access_key_id: pending.access_key_id.clone(),
+            secret_access_key: pending.secret_access_key.clone(),
+            session_token: Some("tok".into()),
+            expires_at: Some(1_900_000_000),
+            mfa_serial: Some("arn:aws:iam::123456789012:mfa/bob".into()),
+        });
+        store.set_aws_login(&login).unwrap();
+        assert!(store.delete_pending_login().unwrap());
+        let (back, _) = store.aws_login().unwrap().unwrap();
+        assert_eq!(back, login);
+        assert!(store.delete_aws_login().unwrap());
+        assert!(!store.delete_aws_login().unwrap());
+        assert!(store.aws_login().unwrap().is_none());
+
+        std::fs::write(dir.path().join("s/aws-login.json"), "{\"kind\":\"Sekrit\"}").unwrap();
+        let e = store.aws_login().unwrap_err().to_string();
+        assert!(
+            e.contains("pockitect logout") && !e.contains("Sekrit"),
             "{e}"
         );
     }

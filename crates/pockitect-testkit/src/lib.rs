@@ -466,14 +466,20 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts a private emulator, or points at `POCKITECT_TEST_AWS_ENDPOINT` when set.
     pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir for moto");
         if let Ok(endpoint) = std::env::var("POCKITECT_TEST_AWS_ENDPOINT") {
             return Self {
                 child: None,
                 endpoint,
-                _dir: dir,
+                _dir: tempfile::tempdir().expect("temp dir for moto"),
             };
         }
+        Self::start_own()
+    }
+
+    /// Starts a private emulator even when `POCKITECT_TEST_AWS_ENDPOINT` names a shared one:
+    /// for tests that change the whole server's behaviour ([`MotoServer::enforce_auth`]).
+    pub fn start_own() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for moto");
         let mut last_err = String::new();
         for _ in 0..5 {
             let port = free_port();
@@ -512,6 +518,34 @@ impl MotoServer {
     /// The endpoint URL to give every AWS client (`AWS_ENDPOINT_URL`).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Turns moto's IAM authentication on (every request must be signed with keys of an IAM
+    /// user that exists in moto and whose policies allow the action: bad keys are refused with
+    /// `InvalidClientTokenId`) or off (any keys pass, moto's default). Moto's
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`, set at run time through `/moto-api/reset-auth`, so a
+    /// test can create its users first. Only on a server of its own ([`MotoServer::start_own`]).
+    pub fn enforce_auth(&self, on: bool) {
+        use std::io::{Read, Write};
+        assert!(
+            self.child.is_some(),
+            "enforce_auth changes the whole server: start it with MotoServer::start_own"
+        );
+        let body = if on { "0" } else { "inf" };
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut c = TcpStream::connect(addr).expect("connect to moto");
+        write!(
+            c,
+            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("ask moto");
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).expect("moto's answer");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+            "moto refused reset-auth: {answer}"
+        );
     }
 }
 

@@ -37,6 +37,7 @@ pub async fn run(g: &Global, bus: &Bus, which: &Resolved) -> Result<i32, CliErro
         code: None,
         message: Some(message),
     };
+    let mut creds = None;
     if !daemons.is_empty() {
         let q = Global {
             queue: false,
@@ -45,7 +46,10 @@ pub async fn run(g: &Global, bus: &Bus, which: &Resolved) -> Result<i32, CliErro
         };
         aws = match send_and_follow(&q, bus, &Command::DaemonInfo(Empty {}), |_| {}).await {
             Ok(t) => match t.decode() {
-                Ok(Event::DaemonInfo(info)) => info.aws,
+                Ok(Event::DaemonInfo(info)) => {
+                    creds = info.aws_credentials;
+                    info.aws
+                }
                 _ => failed(t.message().unwrap_or("daemon_info failed").to_owned()),
             },
             Err(e) => failed(e.to_string()),
@@ -73,6 +77,7 @@ pub async fn run(g: &Global, bus: &Bus, which: &Resolved) -> Result<i32, CliErro
                 "daemons": daemons,
                 "backlog": { "waiting": waiting, "pending": pending },
                 "aws": aws,
+                "aws_credentials": creds,
             })
         );
         return Ok(if ok { exit::SUCCESS } else { exit::UNAVAILABLE });
@@ -128,6 +133,13 @@ pub async fn run(g: &Global, bus: &Bus, which: &Resolved) -> Result<i32, CliErro
                 "heartbeat",
             ],
             &rows,
+        );
+    }
+    if let Some(c) = &creds {
+        out!(
+            "{} creds    {}",
+            mark(c.error.is_none()),
+            describe_credentials(c)
         );
     }
     if let (true, Some(id)) = (aws.ok, &aws.identity) {
@@ -289,6 +301,31 @@ fn redis_major_version(info: &str) -> Option<u32> {
         .find_map(|l| l.strip_prefix("redis_version:"))
         .and_then(|v| v.trim().split('.').next())
         .and_then(|m| m.parse().ok())
+}
+
+/// One line on the credentials a daemon uses: their source, the key id's last 4 characters
+/// (never more) and the end of a session.
+fn describe_credentials(c: &pockitect_proto::payload::CredentialsInfo) -> String {
+    let source = match (c.source.as_str(), &c.profile) {
+        ("keyring", _) => "stored by 'pockitect login' in the OS keyring".to_owned(),
+        ("file", _) => "stored by 'pockitect login' in a 0600 file".to_owned(),
+        ("profile", Some(p)) => format!("profile '{p}' (chosen with 'pockitect login --profile')"),
+        ("chain", _) => {
+            "the standard AWS chain (environment, profile, SSO, instance role)".to_owned()
+        }
+        (other, _) => other.to_owned(),
+    };
+    let mut line = source;
+    if let Some(k) = &c.key_id_last4 {
+        line.push_str(&format!(", key …{k}"));
+    }
+    if let Some(end) = c.expires_at {
+        line.push_str(&format!(", until {}", end.format("%Y-%m-%d %H:%M UTC")));
+    }
+    if let Some(e) = &c.error {
+        line.push_str(&format!(": {e}"));
+    }
+    line
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod deploy;
 pub mod doctor;
 pub mod history;
+pub mod login;
 pub mod new;
 pub mod operate;
 pub mod projects;

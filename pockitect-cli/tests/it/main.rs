@@ -278,3 +278,41 @@ fn doctor_warns_when_redis_answers_without_a_password_beyond_loopback() {
         .stdout(predicate::str::contains("WARN").not())
         .stdout(predicate::str::contains("Doctor-Pass-4411").not());
 }
+
+#[test]
+fn login_without_a_daemon_stops_before_asking_for_keys_and_stores_nothing() {
+    let redis = pockitect_testkit::RedisServer::start();
+    let secrets = tempfile::tempdir().unwrap();
+    pockitect()
+        .args([
+            "--redis-url",
+            redis.url(),
+            "--prefix",
+            &pockitect_testkit::unique("t"),
+        ])
+        .args(["--secrets", "file", "login", "--stdin"])
+        .env("POCKITECT_SECRETS_DIR", secrets.path())
+        .write_stdin("AKIAEXAMPLEEXAMPLE12\nsecret-never-read\n")
+        .assert()
+        .code(pockitect_proto::exit::UNAVAILABLE)
+        .stderr(predicate::str::contains("start one with 'pockitectd'"));
+    assert!(std::fs::read_dir(secrets.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn logout_without_a_daemon_still_removes_the_stored_credentials() {
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("aws-login.json");
+    std::fs::write(
+        &file,
+        r#"{"kind":"keys","access_key_id":"AKIAEXAMPLEEXAMPLE12","secret_access_key":"s"}"#,
+    )
+    .unwrap();
+    pockitect()
+        .args(["--secrets", "file", "logout"])
+        .env("POCKITECT_SECRETS_DIR", secrets.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("signed out"));
+    assert!(!file.exists());
+}

@@ -33,6 +33,7 @@ pub async fn daemon_info(daemon: &Daemon) -> Result<Outcome, HandlerError> {
         estate_records: daemon.estate.len(),
         projects_dir: daemon.settings.projects_dir.display().to_string(),
         cache_dir: daemon.settings.cache_dir.display().to_string(),
+        aws_credentials: Some(daemon.aws.credentials_info().await),
     })))
 }
 

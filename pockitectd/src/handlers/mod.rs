@@ -4,6 +4,7 @@
 mod cost;
 mod deploy;
 mod info;
+mod login;
 mod operate;
 mod projects;
 mod refresh;
@@ -101,6 +102,8 @@ pub async fn handle(
         Command::Waste(args) => cost::waste(args, daemon),
         Command::Cost(args) => cost::spend(args, daemon).await,
         Command::DbPassword(args) => secrets::db_password(args, daemon).await,
+        Command::Login(args) => login::login(args, daemon).await,
+        Command::Logout(args) => login::logout(args, daemon).await,
         Command::History(args) => {
             let history = daemon.bus.history(&args).await.map_err(|e| {
                 HandlerError::new(

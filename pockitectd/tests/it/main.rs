@@ -3,6 +3,7 @@
 mod accounts;
 mod audit;
 mod cost;
+mod login;
 mod refresh;
 mod requests;
 mod restart;

@@ -53,7 +53,7 @@ async fn deploy(h: &Harness, bus: &Bus, target: BlueprintRef) {
 
 /// Every value in the Redis keyspace as text: strings, hashes, lists, sets, sorted sets and
 /// stream entries, so a search finds a secret wherever the daemon could have put it.
-async fn redis_text(h: &Harness) -> String {
+pub(crate) async fn redis_text(h: &Harness) -> String {
     fn flatten(v: &redis::Value, out: &mut String) {
         match v {
             redis::Value::BulkString(b) => out.push_str(&String::from_utf8_lossy(b)),

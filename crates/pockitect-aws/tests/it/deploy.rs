@@ -1280,6 +1280,7 @@ fn deploy_future_is_send() {
         profile: None,
         max_attempts: 1,
         static_credentials: None,
+        credentials_store: None,
     }));
     let recorder = Recorder::default();
     let f = deploy::deploy(

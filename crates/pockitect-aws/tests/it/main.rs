@@ -28,6 +28,7 @@ pub async fn aws_for(moto: &MotoServer) -> Aws {
             access_key_id: "testing".into(),
             secret_access_key: "testing".into(),
         }),
+        credentials_store: None,
     })
     .await
 }

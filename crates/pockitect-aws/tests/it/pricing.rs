@@ -20,6 +20,7 @@ async fn aws_with_pricing_at(endpoint: &str) -> Aws {
             access_key_id: "testing".into(),
             secret_access_key: "testing".into(),
         }),
+        credentials_store: None,
     })
     .await
 }

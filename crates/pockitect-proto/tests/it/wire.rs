@@ -301,6 +301,13 @@ fn events() -> Vec<(Event, Status)> {
                 estate_records: 900,
                 projects_dir: "/home/dev/.local/share/pockitect/projects".into(),
                 cache_dir: "/home/dev/.cache/pockitect".into(),
+                aws_credentials: Some(CredentialsInfo {
+                    source: "keyring".into(),
+                    profile: None,
+                    key_id_last4: Some("WXYZ".into()),
+                    expires_at: Some(at()),
+                    error: None,
+                }),
             }),
             Success,
         ),
@@ -641,6 +648,37 @@ fn events() -> Vec<(Event, Status)> {
             }),
             Success,
         ),
+        (
+            Event::Login(LoginAnswer {
+                state: LoginState::MfaRequired,
+                identity: Some(AwsIdentity {
+                    account: "123456789012".into(),
+                    arn: "arn:aws:iam::123456789012:user/dev".into(),
+                    user_id: "AIDAEXAMPLE".into(),
+                }),
+                key_id_last4: Some("WXYZ".into()),
+                profile: None,
+                mfa_serial: Some("arn:aws:iam::123456789012:mfa/dev".into()),
+                expires_at: None,
+                stored_in: None,
+                message: "arn:aws:iam::123456789012:user/dev has the MFA device 'arn:aws:iam::123456789012:mfa/dev': enter its current code".into(),
+            }),
+            Success,
+        ),
+        (
+            Event::Logout(LogoutAnswer {
+                removed: true,
+                now_using: CredentialsInfo {
+                    source: "chain".into(),
+                    profile: None,
+                    key_id_last4: Some("ABCD".into()),
+                    expires_at: None,
+                    error: None,
+                },
+                message: "signed out".into(),
+            }),
+            Success,
+        ),
     ]
 }
 
@@ -680,9 +718,11 @@ fn variant(e: &Event) -> usize {
         Event::Waste(_) => 29,
         Event::Cost(_) => 30,
         Event::DbPassword(_) => 31,
+        Event::Login(_) => 32,
+        Event::Logout(_) => 33,
     }
 }
-const EVENT_VARIANTS: usize = 32;
+const EVENT_VARIANTS: usize = 34;
 
 fn envelope(e: Event, status: Status) -> Envelope {
     let mut env = Envelope::of(e, Some(rid()), Some("blog".into()), status);
@@ -834,6 +874,13 @@ fn commands() -> Vec<Command> {
             region: "eu-west-1".into(),
             types: vec![ResourceType::Vpc, ResourceType::Subnet],
         }),
+        Command::Login(LoginArgs {
+            host: "laptop".into(),
+            profile: Some("work".into()),
+        }),
+        Command::Logout(LogoutArgs {
+            host: "laptop".into(),
+        }),
     ]
 }
 
@@ -859,9 +906,11 @@ fn command_variant(c: &Command) -> usize {
         Command::Cost(_) => 17,
         Command::DbPassword(_) => 18,
         Command::ScanShard(_) => 19,
+        Command::Login(_) => 20,
+        Command::Logout(_) => 21,
     }
 }
-const COMMAND_VARIANTS: usize = 20;
+const COMMAND_VARIANTS: usize = 22;
 
 #[test]
 fn every_command_is_pinned_and_parses_to_itself() {
