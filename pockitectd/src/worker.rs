@@ -31,8 +31,8 @@ pub async fn listen(daemon: Arc<Daemon>, n: usize, shutdown: CancellationToken) 
     let consumer = format!("{}/w{n}", daemon.settings.daemon_id);
     let mut reader: Option<CommandReader> = None;
     let mut delay = Duration::from_millis(200);
-    // Scan shards taken by this listener and run beside it.
-    let shards = TaskTracker::new();
+    // Scans and scan shards taken by this listener and run beside it.
+    let beside_tasks = TaskTracker::new();
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -67,18 +67,27 @@ pub async fn listen(daemon: Arc<Daemon>, n: usize, shutdown: CancellationToken) 
         match next {
             Ok(Some(d)) => {
                 let decoded = pockitect_proto::decode(d.payload.as_bytes());
-                let shard = matches!(&decoded, Ok(r) if matches!(r.command, Command::ScanShard(_)));
-                // A shard runs beside the listener, which goes on taking commands, while the
-                // daemon has room for one (`--scan-shards`); else here, like any command, so
-                // that a busy daemon stops taking shards and leaves them to the others.
-                match shard
-                    .then(|| daemon.shard_slots.clone().try_acquire_owned().ok())
-                    .flatten()
-                {
+                // A scan only waits for its shards, which listeners must be free to take: it
+                // always runs beside the listener (else one daemon with every listener on a
+                // scan would wait forever). A shard runs beside it while the daemon has room
+                // for one (`--scan-shards`); else here, like any command, so a busy daemon
+                // stops taking shards and leaves them to the others. Shards never wait on
+                // anything, so a listener running one is free again when it ends.
+                let beside = match decoded.as_ref().map(|r| &r.command) {
+                    Ok(Command::Scan(_)) => Some(None),
+                    Ok(Command::ScanShard(_)) => daemon
+                        .shard_slots
+                        .clone()
+                        .try_acquire_owned()
+                        .ok()
+                        .map(Some),
+                    _ => None,
+                };
+                match beside {
                     Some(slot) => {
                         let (daemon, consumer, shutdown) =
                             (daemon.clone(), consumer.clone(), shutdown.clone());
-                        shards.spawn(async move {
+                        beside_tasks.spawn(async move {
                             handle_delivery(&daemon, &consumer, d, decoded, &shutdown).await;
                             drop(slot);
                         });
@@ -93,8 +102,8 @@ pub async fn listen(daemon: Arc<Daemon>, n: usize, shutdown: CancellationToken) 
             }
         }
     }
-    shards.close();
-    shards.wait().await;
+    beside_tasks.close();
+    beside_tasks.wait().await;
     tracing::debug!(consumer = %consumer, "listener stopped");
 }
 
