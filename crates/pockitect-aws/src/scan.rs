@@ -40,8 +40,9 @@ pub struct Target {
     pub errors: Vec<ScanError>,
 }
 
-/// Asks STS who the credentials are and EC2 which regions are enabled (unless `regions` are
-/// given) together: two round trips in one. Fails only when the regions cannot be listed.
+/// Who the credentials are (kept by the handle after the first answer) and which regions are
+/// enabled (EC2, unless `regions` are given), asked together. Fails only when the regions
+/// cannot be listed.
 pub async fn target(aws: &Aws, regions: Option<Vec<String>>) -> Result<Target, AwsError> {
     let regions = async {
         match regions.filter(|r| !r.is_empty()) {
@@ -53,7 +54,15 @@ pub async fn target(aws: &Aws, regions: Option<Vec<String>>) -> Result<Target, A
             None => aws.enabled_regions().await,
         }
     };
-    let (identity, regions) = tokio::join!(aws.identity(), regions);
+    // The identity is kept by the handle (asked again when the credentials change): only a
+    // first scan, or one after a failure, pays for the round trip.
+    let identity = async {
+        match aws.known_identity().await {
+            Some(id) => Ok(id),
+            None => aws.identity().await,
+        }
+    };
+    let (identity, regions) = tokio::join!(identity, regions);
     let mut errors = Vec::new();
     let account = match identity {
         Ok(id) => Some(id.account),
