@@ -8,10 +8,12 @@
 
 mod price_list;
 mod proxy;
+mod replay;
 mod secret_service;
 
 pub use price_list::{FakePriceList, FakeProduct};
 pub use proxy::DelayProxy;
+pub use replay::ReplayProxy;
 pub use secret_service::SecretService;
 
 use std::net::{TcpListener, TcpStream};
