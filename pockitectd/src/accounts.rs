@@ -81,14 +81,18 @@ impl Accounts {
                 .filter(|(at, _)| at.elapsed() < FRESH)
                 .map(|(_, r)| r.clone())
         };
-        for resolved in [kept, None] {
-            let resolved = match resolved {
-                Some(r) => r,
-                None => self.resolve().await,
-            };
-            if let Some(a) = resolved.accounts.iter().find(|a| a.identity.account == id) {
-                return Ok(a.aws.clone());
-            }
+        let find = |r: &Resolved| {
+            r.accounts
+                .iter()
+                .find(|a| a.identity.account == id)
+                .map(|a| a.aws.clone())
+        };
+        if let Some(aws) = kept.as_deref().and_then(find) {
+            return Ok(aws);
+        }
+        // Not kept (or not fresh): asked once, now.
+        if let Some(aws) = find(&*self.resolve().await) {
+            return Ok(aws);
         }
         Err(not_ours(
             id,

@@ -299,8 +299,16 @@ impl Aws {
 
     /// The account and principal behind the credentials.
     pub async fn identity(&self) -> Result<Identity, AwsError> {
-        let out = self
-            .sts()
+        self.caller_identity(&self.sts()).await
+    }
+
+    /// STS GetCallerIdentity through `sts` (this handle's client, or one with other
+    /// credentials: `pockitect login` checks keys before they are the daemon's).
+    pub(crate) async fn caller_identity(
+        &self,
+        sts: &aws_sdk_sts::Client,
+    ) -> Result<Identity, AwsError> {
+        let out = sts
             .get_caller_identity()
             .send()
             .await

@@ -64,17 +64,7 @@ impl Aws {
     }
 
     async fn caller(&self, creds: SharedCredentialsProvider) -> Result<Identity, AwsError> {
-        let out = self
-            .sts_as(creds)
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("sts:GetCallerIdentity", self.home_region(), e))?;
-        Ok(Identity {
-            account: out.account().unwrap_or_default().to_owned(),
-            arn: out.arn().unwrap_or_default().to_owned(),
-            user_id: out.user_id().unwrap_or_default().to_owned(),
-        })
+        self.caller_identity(&self.sts_as(creds)).await
     }
 
     /// Who `keys` belong to (STS GetCallerIdentity with them).
