@@ -10,29 +10,56 @@ use crate::{Harness, python, terminal_of};
 
 const WITHIN: Duration = Duration::from_secs(90);
 
-/// A VPC made in `account` through a role there; its id.
-fn vpc_in(endpoint: &str, account: &str) -> String {
-    let script = format!(
+/// The start of a boto3 script with `ec2`, a us-east-1 client acting in `account` through its
+/// role (None: the emulator's default account, as the daemon's own credentials).
+fn ec2_in(endpoint: &str, account: Option<&str>) -> String {
+    let assume = account
+        .map(|a| {
+            format!(
+                r#"c = boto3.client("sts", **kw).assume_role(
+    RoleArn="arn:aws:iam::{a}:role/Audit", RoleSessionName="test")["Credentials"]
+kw.update(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+          aws_session_token=c["SessionToken"])"#
+            )
+        })
+        .unwrap_or_default();
+    format!(
         r#"
 import boto3, json
 kw = dict(endpoint_url="{endpoint}", region_name="us-east-1",
           aws_access_key_id="testing", aws_secret_access_key="testing")
-c = boto3.client("sts", **kw).assume_role(
-    RoleArn="arn:aws:iam::{account}:role/Audit", RoleSessionName="seed")["Credentials"]
-ec2 = boto3.client("ec2", endpoint_url="{endpoint}", region_name="us-east-1",
-                   aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
-                   aws_session_token=c["SessionToken"])
-print(json.dumps(ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]))
+{assume}
+ec2 = boto3.client("ec2", **kw)
 "#
-    );
+    )
+}
+
+/// A VPC made in `account` (see [`ec2_in`]); its id.
+fn vpc_in(endpoint: &str, account: Option<&str>) -> String {
+    let script = ec2_in(endpoint, account)
+        + r#"print(json.dumps(ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]))"#;
     python(&script).as_str().unwrap().to_owned()
 }
 
-async fn vpcs_of(h: &Harness, account: &str) -> Vec<(String, String)> {
+/// A scan of us-east-1's VPCs; its terminal event.
+async fn scan_vpcs(h: &Harness) -> pockitect_proto::Envelope {
+    let sent = h
+        .bus
+        .send(&Command::Scan(ScanArgs {
+            regions: Some(vec!["us-east-1".into()]),
+            types: Some(vec![ResourceType::Vpc]),
+        }))
+        .await
+        .unwrap();
+    terminal_of(&h.bus, &sent.request_id, WITHIN).await
+}
+
+/// The VPCs a query finds (in `account`, or all), as (account, id).
+async fn vpcs_of(h: &Harness, account: Option<&str>) -> Vec<(String, String)> {
     let sent = h
         .bus
         .send(&Command::QueryResources(ResourceFilter {
-            account: Some(account.to_owned()),
+            account: account.map(str::to_owned),
             kind: Some(ResourceType::Vpc),
             ..Default::default()
         }))
@@ -56,18 +83,10 @@ async fn one_scan_covers_every_account_and_reports_the_one_it_cannot_reach() {
         .unwrap();
     })
     .await;
-    let first = vpc_in(h.moto.endpoint(), "111111111111");
-    let second = vpc_in(h.moto.endpoint(), "222222222222");
+    let first = vpc_in(h.moto.endpoint(), Some("111111111111"));
+    let second = vpc_in(h.moto.endpoint(), Some("222222222222"));
 
-    let sent = h
-        .bus
-        .send(&Command::Scan(ScanArgs {
-            regions: Some(vec!["us-east-1".into()]),
-            types: Some(vec![ResourceType::Vpc]),
-        }))
-        .await
-        .unwrap();
-    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    let t = scan_vpcs(&h).await;
     assert_eq!(t.status, Some(Status::Partial), "{t:?}");
     let Ok(Event::ScanComplete(done)) = t.decode() else {
         panic!("scan_complete: {t:?}")
@@ -82,7 +101,7 @@ async fn one_scan_covers_every_account_and_reports_the_one_it_cannot_reach() {
         done.errors
     );
     // Each account's VPCs (its own and moto's default one), each record saying its account.
-    let one = vpcs_of(&h, "111111111111").await;
+    let one = vpcs_of(&h, Some("111111111111")).await;
     assert!(
         one.contains(&("111111111111".to_owned(), first.clone())),
         "{one:?}"
@@ -91,7 +110,7 @@ async fn one_scan_covers_every_account_and_reports_the_one_it_cannot_reach() {
         one.iter()
             .all(|(a, id)| a == "111111111111" && *id != second)
     );
-    let two = vpcs_of(&h, "222222222222").await;
+    let two = vpcs_of(&h, Some("222222222222")).await;
     assert!(
         two.contains(&("222222222222".to_owned(), second)),
         "{two:?}"
@@ -99,39 +118,23 @@ async fn one_scan_covers_every_account_and_reports_the_one_it_cannot_reach() {
     assert!(!two.iter().any(|(_, id)| *id == first));
 }
 
-/// EC2 instances of project `slug` in `account` (through its role; None: the daemon's own
-/// credentials), with their state: terminated ones left out.
+/// EC2 instances of project `slug` in `account` (see [`ec2_in`]), with their state:
+/// terminated ones left out.
 fn instances_in(endpoint: &str, account: Option<&str>, slug: &str) -> Vec<(String, String)> {
-    let creds = match account {
-        Some(account) => format!(
-            r#"c = boto3.client("sts", **kw).assume_role(
-    RoleArn="arn:aws:iam::{account}:role/Audit", RoleSessionName="check")["Credentials"]
-kw.update(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
-          aws_session_token=c["SessionToken"])"#
-        ),
-        None => String::new(),
-    };
-    let script = format!(
-        r#"
-import boto3, json
-kw = dict(endpoint_url="{endpoint}", region_name="us-east-1",
-          aws_access_key_id="testing", aws_secret_access_key="testing")
-{creds}
-ec2 = boto3.client("ec2", **kw)
-f = [{{'Name': 'tag:pockitect:project', 'Values': ['{slug}']}}]
+    let script = ec2_in(endpoint, account)
+        + &format!(
+            r#"f = [{{'Name': 'tag:pockitect:project', 'Values': ['{slug}']}}]
 print(json.dumps([[i['InstanceId'], i['State']['Name']]
     for r in ec2.describe_instances(Filters=f)['Reservations'] for i in r['Instances']
     if i['State']['Name'] != 'terminated']))
 "#
-    );
+        );
     serde_json::from_value(python(&script)).unwrap()
 }
 
 #[tokio::test]
 async fn a_blueprint_naming_its_account_is_deployed_powered_and_destroyed_in_that_account() {
-    use pockitect_proto::{
-        BlueprintRef, DeployArgs, DestroyArgs, ErrorCode, PowerAction, PowerArgs,
-    };
+    use pockitect_proto::{DestroyArgs, ErrorCode, PowerAction, PowerArgs};
     let h = Harness::start_with(RedisServer::start(), 2, |s, _| {
         s.accounts = pockitect_aws::accounts::parse_list(
             "arn:aws:iam::111111111111:role/Audit, arn:aws:iam::222222222222:role/Audit",
@@ -143,16 +146,7 @@ async fn a_blueprint_naming_its_account_is_deployed_powered_and_destroyed_in_tha
     let slug = pockitect_testkit::unique("acct");
     let mut doc = crate::requests::blueprint(&slug);
     doc["project"]["account"] = serde_json::json!("222222222222");
-    let deploy = |doc: &serde_json::Value| {
-        Command::Deploy(DeployArgs {
-            target: BlueprintRef {
-                project: None,
-                blueprint: Some(doc.clone()),
-            },
-            rollback_on_failure: false,
-            over_budget: false,
-        })
-    };
+    let deploy = crate::audit::deploy_cmd;
     let sent = h.bus.send(&deploy(&doc)).await.unwrap();
     let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
     assert_eq!(t.status, Some(Status::Success), "{t:?}");
@@ -238,75 +232,22 @@ async fn every_daemon_of_the_group_keeps_what_a_scan_found_whichever_ran_it() {
         async move { (bus.daemons().await.ok()?.len() >= 2).then_some(()) }
     })
     .await;
-    let vpc = python(&format!(
-        r#"
-import boto3, json
-ec2 = boto3.client("ec2", endpoint_url="{}", region_name="us-east-1",
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
-print(json.dumps(ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]))
-"#,
-        h.moto.endpoint()
-    ));
-    let vpc = vpc.as_str().unwrap().to_owned();
-    let sent = h
-        .bus
-        .send(&Command::Scan(ScanArgs {
-            regions: Some(vec!["us-east-1".into()]),
-            types: Some(vec![ResourceType::Vpc]),
-        }))
-        .await
-        .unwrap();
-    let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+    let vpc = vpc_in(h.moto.endpoint(), None);
+    let t = scan_vpcs(&h).await;
     assert_eq!(t.status, Some(Status::Success), "{t:?}");
     // Both daemons' caches hold it: the one that ran the scan and the one that only saw its
     // chunks go by.
     pockitect_testkit::eventually("both caches hold the VPC", WITHIN, || {
-        let both = cached(&h.settings.cache_dir, &vpc) && cached(&s_dir(&other_dir), &vpc);
+        let both =
+            cached(&h.settings.cache_dir, &vpc) && cached(&other_dir.path().join("cache"), &vpc);
         async move { both.then_some(()) }
     })
     .await;
     // So every query finds it, whichever daemon answers.
     for _ in 0..6 {
-        let sent = h
-            .bus
-            .send(&Command::QueryResources(ResourceFilter {
-                kind: Some(ResourceType::Vpc),
-                ..Default::default()
-            }))
-            .await
-            .unwrap();
-        let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
-        let t = h.bus.answer(t).await.unwrap();
-        let Ok(Event::Resources(r)) = t.decode() else {
-            panic!("resources: {t:?}")
-        };
-        assert!(r.records.iter().any(|r| r.id == vpc), "{:?}", r.records);
+        let found = vpcs_of(&h, None).await;
+        assert!(found.iter().any(|(_, id)| *id == vpc), "{found:?}");
     }
     token.cancel();
     let _ = other.await;
-}
-
-fn s_dir(d: &tempfile::TempDir) -> std::path::PathBuf {
-    d.path().join("cache")
-}
-
-#[tokio::test]
-async fn a_daemon_with_one_worker_scans_its_shards_itself_and_two_scans_at_once_both_end() {
-    let h = Harness::start(1).await;
-    let scan = || {
-        Command::Scan(ScanArgs {
-            regions: Some(vec!["us-east-1".into(), "eu-west-1".into()]),
-            types: Some(vec![ResourceType::Vpc, ResourceType::S3Bucket]),
-        })
-    };
-    let first = h.bus.send(&scan()).await.unwrap();
-    let second = h.bus.send(&scan()).await.unwrap();
-    for sent in [first, second] {
-        let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
-        assert_eq!(t.status, Some(Status::Success), "{t:?}");
-        let Ok(Event::ScanComplete(c)) = t.decode() else {
-            panic!("{t:?}")
-        };
-        assert_eq!(c.regions, vec!["eu-west-1", "us-east-1"]);
-    }
 }

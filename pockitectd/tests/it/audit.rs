@@ -89,7 +89,7 @@ fn ids(e: &AuditEntry, action: TouchAction) -> BTreeSet<String> {
         .collect()
 }
 
-fn deploy_cmd(doc: &Value) -> Command {
+pub(crate) fn deploy_cmd(doc: &Value) -> Command {
     Command::Deploy(DeployArgs {
         target: BlueprintRef {
             project: None,
