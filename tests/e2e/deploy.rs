@@ -80,16 +80,7 @@ async fn deploy_through_the_daemon_writes_back_ids_and_a_second_deploy_creates_n
     );
     let password = crate::secrets::managed_password(&env, "e2e-blog-db");
     assert!(!password.is_empty());
-    let events = serde_json::to_string(
-        &env.bus
-            .events_after("0-0", 100_000)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let events = env.events_text().await;
     assert!(!events.contains(&password), "password leaked into events");
     let blueprint_text =
         std::fs::read_to_string(env.dir.path().join("projects/e2e-blog.json")).unwrap();

@@ -138,29 +138,13 @@ async fn login_through_the_cli_signs_the_daemon_in_and_the_secret_leaks_nowhere(
 
     // Nowhere: no event, no file (the 0600 one is gone), no log line at TRACE (the SDK's
     // included, with the switches that print signed bodies).
-    let events = serde_json::to_string(
-        &env.bus
-            .events_after("0-0", 100_000)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let events = env.events_text().await;
     assert!(
         events.contains("\"login\""),
         "the requests are in the stream"
     );
     assert!(!events.contains(&secret), "the secret in the events");
-    for entry in walk(env.dir.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&secret),
-            "the secret in {}",
-            entry.display()
-        );
-    }
+    env.assert_no_file_holds(&secret, "the secret");
     let logs = env.dir.path().join("logs");
     let file_log = pockitect_testkit::eventually(
         "the log file to record the logout",
@@ -266,14 +250,7 @@ async fn with_an_os_keyring_the_credentials_go_there_and_nowhere_in_files() {
     let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
     assert_eq!(report["aws_credentials"]["source"], "keyring");
     assert_eq!(report["aws"]["identity"]["arn"], serde_json::json!(arn));
-    for entry in walk(env.dir.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&secret),
-            "the secret in {}",
-            entry.display()
-        );
-    }
+    env.assert_no_file_holds(&secret, "the secret");
     assert!(
         walk(&env.dir.path().join("secrets")).is_empty(),
         "no file used"

@@ -144,6 +144,31 @@ impl Env {
         .await;
     }
 
+    /// Every event in the replay stream, as one JSON text (to search for what must not be there).
+    pub async fn events_text(&self) -> String {
+        let all: Vec<Envelope> = self
+            .bus
+            .events_after("0-0", 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        serde_json::to_string(&all).unwrap()
+    }
+
+    /// Panics naming the file when any file under the test directory holds `secret`.
+    pub fn assert_no_file_holds(&self, secret: &str, what: &str) {
+        for entry in secrets::walk(self.dir.path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{what} found in {}",
+                entry.display()
+            );
+        }
+    }
+
     /// Every event of `id` in the replay stream, waiting until the terminal one.
     pub async fn events_of(&self, id: &RequestId, timeout: Duration) -> Vec<Envelope> {
         let deadline = tokio::time::Instant::now() + timeout;

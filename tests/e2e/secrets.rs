@@ -159,29 +159,13 @@ async fn a_new_database_password_is_managed_by_rds_and_db_password_leaks_it_nowh
         std::fs::read_dir(runtime.path()).unwrap().next().is_none(),
         "the directory is gone"
     );
-    let events = serde_json::to_string(
-        &env.bus
-            .events_after("0-0", 100_000)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let events = env.events_text().await;
     assert!(
         events.contains("\"db_password\""),
         "the request is in the stream"
     );
     assert!(!events.contains(&password), "password in the events");
-    for entry in walk(env.dir.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&password),
-            "password found in {}",
-            entry.display()
-        );
-    }
+    env.assert_no_file_holds(&password, "password");
 
     // The file writer is asynchronous: wait until it has the end of both requests.
     let logs = env.dir.path().join("logs");
