@@ -251,3 +251,24 @@ async fn every_daemon_of_the_group_keeps_what_a_scan_found_whichever_ran_it() {
     token.cancel();
     let _ = other.await;
 }
+
+#[tokio::test]
+async fn a_daemon_with_one_worker_scans_its_shards_itself_and_two_scans_at_once_both_end() {
+    let h = Harness::start(1).await;
+    let scan = || {
+        Command::Scan(ScanArgs {
+            regions: Some(vec!["us-east-1".into(), "eu-west-1".into()]),
+            types: Some(vec![ResourceType::Vpc, ResourceType::S3Bucket]),
+        })
+    };
+    let first = h.bus.send(&scan()).await.unwrap();
+    let second = h.bus.send(&scan()).await.unwrap();
+    for sent in [first, second] {
+        let t = terminal_of(&h.bus, &sent.request_id, WITHIN).await;
+        assert_eq!(t.status, Some(Status::Success), "{t:?}");
+        let Ok(Event::ScanComplete(c)) = t.decode() else {
+            panic!("{t:?}")
+        };
+        assert_eq!(c.regions, vec!["eu-west-1", "us-east-1"]);
+    }
+}
